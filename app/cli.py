@@ -1,0 +1,81 @@
+"""The `whatsapp-inbox` command: serve, worker, migrate, hash-password."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from app.config import MissingSecretsError, Settings, check_production, fill_development_secrets
+from app.migrate import upgrade_database
+
+
+def _load_settings() -> Settings:
+    """Settings from the environment, refusing production without secrets."""
+    settings = Settings()
+    try:
+        check_production(settings)
+    except MissingSecretsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    generated = fill_development_secrets(settings)
+    if generated:
+        print(
+            f"{settings.environment}: these settings were not given, so random values are "
+            "used for this run:",
+            file=sys.stderr,
+        )
+        for name, value in generated.items():
+            print(f"  {name}={value}", file=sys.stderr)
+    return settings
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Migrate, then run the web app (and, unless turned off, the worker) with uvicorn."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _load_settings()
+    host = args.host or settings.host
+    port = args.port or settings.port
+    upgrade_database(settings.database_url)
+    app = create_app(settings)
+    print(f"whatsapp-inbox listening on http://{host}:{port}  (API docs: /docs)", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True)
+
+
+def migrate(_args: argparse.Namespace) -> None:
+    """Apply every pending migration and exit."""
+    upgrade_database(Settings().database_url)
+
+
+def hash_password(_args: argparse.Namespace) -> None:
+    """Read a password and print its hash for ADMIN_PASSWORD_HASH."""
+    from argon2 import PasswordHasher
+
+    password = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass()
+    if not password:
+        print("error: empty password", file=sys.stderr)
+        raise SystemExit(2)
+    print(PasswordHasher().hash(password))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `whatsapp-inbox` command."""
+    parser = argparse.ArgumentParser(prog="whatsapp-inbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="migrate the database and serve the API")
+    p_serve.add_argument("--host", default=None, help="address to bind (default: HOST)")
+    p_serve.add_argument("--port", type=int, default=None, help="port (default: PORT or 8000)")
+    p_serve.set_defaults(func=serve)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
+    sub.add_parser(
+        "hash-password", help="print an ADMIN_PASSWORD_HASH for a password read from stdin"
+    ).set_defaults(func=hash_password)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

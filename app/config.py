@@ -1,0 +1,184 @@
+"""Settings, read from the environment and an optional `.env` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_API_VERSION = "v25.0"
+
+# Values that mean "not set yet": copied from an example file, or left blank.
+PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "your-secret", "xxx", "todo"})
+
+SECRET_SETTINGS = ("whatsapp_app_secret", "whatsapp_verify_token", "whatsapp_access_token")
+
+
+def _split_list(value: object) -> object:
+    """Accept a comma-separated string where a list is expected (API_KEYS=a,b)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; see README.md for what each does."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+
+    whatsapp_app_secret: SecretStr = SecretStr("")
+    whatsapp_verify_token: SecretStr = SecretStr("")
+    whatsapp_access_token: SecretStr = SecretStr("")
+    whatsapp_phone_number_id: str = ""
+    whatsapp_api_version: str = DEFAULT_API_VERSION
+    graph_api_base_url: str = "https://graph.facebook.com"
+    graph_timeout_seconds: float = 15.0
+
+    database_url: str = "sqlite+aiosqlite:///./whatsapp_inbox.db"
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = 4 * 1024 * 1024
+
+    # Background work.
+    worker_enabled: bool = True
+    worker_concurrency: int = 4
+    worker_poll_seconds: float = 1.0
+    job_max_attempts: int = 8
+    job_lease_seconds: float = 300.0
+    job_backoff_base_seconds: float = 2.0
+    job_backoff_max_seconds: float = 3600.0
+    send_read_receipts: bool = True
+
+    # Media storage: a local directory, or S3-compatible object storage.
+    media_storage: Literal["local", "s3"] = "local"
+    media_dir: str = "./media"
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+    s3_prefix: str = "media/"
+
+    # Auto-replies.
+    greeting_message: str = ""
+    away_message: str = ""
+    business_hours_days: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4]
+    )
+    business_hours_start: str = "09:00"
+    business_hours_end: str = "18:00"
+    business_timezone: str = "UTC"
+    call_instructions_message: str = ""
+    call_keywords: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    auto_reply_cooldown_seconds: int = 86400
+
+    # Admin panel.
+    admin_username: str = ""
+    admin_password_hash: SecretStr = SecretStr("")
+    session_secret: SecretStr = SecretStr("")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+    @field_validator("api_keys", "call_keywords", mode="before")
+    @classmethod
+    def _split_strings(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("business_hours_days", mode="before")
+    @classmethod
+    def _split_days(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Railway and Fly give `postgres://…`; SQLAlchemy async wants a driver name."""
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value[len(prefix) :]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        """True when the service must refuse to run without its real secrets."""
+        return self.environment == "production"
+
+    @property
+    def graph_base(self) -> str:
+        """The Graph API root including the version, without a trailing slash."""
+        return f"{self.graph_api_base_url.rstrip('/')}/{self.whatsapp_api_version}"
+
+    @property
+    def admin_enabled(self) -> bool:
+        """The admin panel is on only when a login is configured."""
+        return bool(self.admin_username and self.admin_password_hash.get_secret_value())
+
+
+class MissingSecretsError(RuntimeError):
+    """Production start-up without real secrets; the message names each one."""
+
+
+def _is_placeholder(value: str) -> bool:
+    return value.strip().lower() in PLACEHOLDERS
+
+
+def missing_secrets(settings: Settings) -> list[str]:
+    """Names (as environment variables) of the secrets that are unset or placeholders."""
+    missing = [
+        name.upper()
+        for name in SECRET_SETTINGS
+        if _is_placeholder(getattr(settings, name).get_secret_value())
+    ]
+    if _is_placeholder(settings.whatsapp_phone_number_id):
+        missing.append("WHATSAPP_PHONE_NUMBER_ID")
+    if not settings.api_keys or any(
+        _is_placeholder(k.get_secret_value()) for k in settings.api_keys
+    ):
+        missing.append("API_KEYS")
+    if settings.admin_enabled and _is_placeholder(settings.session_secret.get_secret_value()):
+        missing.append("SESSION_SECRET")
+    return missing
+
+
+def fill_development_secrets(settings: Settings) -> dict[str, str]:
+    """Give unset secrets random values outside production; return what was generated.
+
+    The caller prints the returned values once, so a developer can sign test webhooks
+    and call the API without configuring anything.
+    """
+    generated: dict[str, str] = {}
+    for name in (*SECRET_SETTINGS, "session_secret"):
+        if _is_placeholder(getattr(settings, name).get_secret_value()):
+            value = secrets.token_urlsafe(24)
+            setattr(settings, name, SecretStr(value))
+            generated[name.upper()] = value
+    if not settings.api_keys:
+        key = secrets.token_urlsafe(24)
+        settings.api_keys = [SecretStr(key)]
+        generated["API_KEYS"] = key
+    return generated
+
+
+def check_production(settings: Settings) -> None:
+    """Raise MissingSecretsError naming every missing secret when in production."""
+    if not settings.is_production:
+        return
+    missing = missing_secrets(settings)
+    if missing:
+        raise MissingSecretsError(
+            "refusing to start in production; set real values for: " + ", ".join(missing)
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own Settings instead)."""
+    return Settings()

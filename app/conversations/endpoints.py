@@ -1,0 +1,5 @@
+"""Routes of the conversations domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

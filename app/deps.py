@@ -1,0 +1,84 @@
+"""Dependencies that routes declare in their signatures."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.errors import Unauthorized
+from app.outbound.graph import GraphClient
+from app.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The process's Runtime, set up by the app's lifespan."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_settings(runtime: RuntimeDep) -> Settings:
+    """The settings this app was created with."""
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_graph(runtime: RuntimeDep) -> GraphClient:
+    """The process-wide Graph API client."""
+    return runtime.graph
+
+
+GraphDep = Annotated[GraphClient, Depends(get_graph)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A session per request, committed before the response is sent.
+
+    The dependency has function scope, so the commit runs before the response goes out
+    and a failed commit becomes an error response instead of a silent loss.
+    """
+    async with runtime.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key from the API_KEYS setting, sent as `Authorization: Bearer <key>`.",
+)
+
+
+def require_api_key(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """Let the request through only with one of the configured API keys."""
+    if credentials is None:
+        raise Unauthorized("missing API key: send Authorization: Bearer <key>")
+    offered = credentials.credentials.encode()
+    # Compare against every key, without stopping early, so timing says nothing.
+    valid = False
+    for key in settings.api_keys:
+        valid |= hmac.compare_digest(offered, key.get_secret_value().encode())
+    if not valid:
+        raise Unauthorized("invalid API key")
+
+
+ApiKeyDep = Depends(require_api_key)

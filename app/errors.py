@@ -1,0 +1,128 @@
+"""Errors as JSON: every failure says what is wrong in one shape, mapped here once.
+
+Body: `{"error": "<machine-readable code>", "detail": "<what is wrong>", ...}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of the errors a domain raises; each subclass says its HTTP status and code."""
+
+    status_code = 400
+    error = "bad_request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the error response."""
+        return {"error": self.error, "detail": self.detail, **self.extra}
+
+
+class BadRequest(DomainError):
+    """The request cannot be understood."""
+
+
+class Unauthorized(DomainError):
+    """No valid API key."""
+
+    status_code = 401
+    error = "unauthorized"
+
+
+class Forbidden(DomainError):
+    """Authenticated wrongly (bad signature or verify token)."""
+
+    status_code = 403
+    error = "forbidden"
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist."""
+
+    status_code = 404
+    error = "not_found"
+
+
+class PayloadTooLarge(DomainError):
+    """The body is over the configured limit."""
+
+    status_code = 413
+    error = "payload_too_large"
+
+
+def error_response(status_code: int, body: dict[str, Any]) -> JSONResponse:
+    """A JSON error response; 401s say how to authenticate."""
+    headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+}
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return error_response(exc.status_code, exc.body())
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return error_response(exc.status_code, {"error": code, "detail": exc.detail})
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "loc": list(err.get("loc", ())),
+            "msg": err.get("msg"),
+            "type": err.get("type"),
+        }
+        for err in exc.errors()
+    ]
+    summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+    return error_response(
+        422, {"error": "validation_error", "detail": summary or "invalid request", "errors": errors}
+    )
+
+
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Logged without parameters: they may hold message text, never secrets, but stay terse.
+    logger.error("database error: %s", type(exc).__name__)
+    return error_response(
+        503, {"error": "database_unavailable", "detail": "the database could not be reached"}
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register every mapping from exception to JSON error response."""
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(DBAPIError, _database_error)

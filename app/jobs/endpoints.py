@@ -1,0 +1,5 @@
+"""Routes of the jobs domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

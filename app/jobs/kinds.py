@@ -1,0 +1,6 @@
+"""Names of the kinds of background job; each has one handler in app.jobs.handlers."""
+
+MEDIA_DOWNLOAD = "media.download"
+SEND_MESSAGE = "message.send"
+READ_RECEIPT = "message.read_receipt"
+AUTO_REPLY = "auto_reply.send"

@@ -1,0 +1,65 @@
+"""Assembles the application: settings, runtime, middleware, routers, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.config import Settings, get_settings
+from app.conversations.endpoints import router as conversations_router
+from app.errors import install_error_handlers
+from app.health.endpoints import router as health_router
+from app.jobs.endpoints import router as jobs_router
+from app.log import install_redaction
+from app.media.endpoints import router as media_router
+from app.messages.endpoints import router as messages_router
+from app.middleware import BodySizeLimit
+from app.runtime import Runtime
+from app.webhook.endpoints import router as webhook_router
+
+API_PREFIX = "/api/whatsapp"
+# Media uploads carry files far larger than any webhook; they check their own limit.
+UPLOAD_PATHS = (f"{API_PREFIX}/media/",)
+
+DESCRIPTION = """
+The WhatsApp Business Cloud API back end: Meta delivers messages and statuses to the
+webhook; internal services read and answer them here.
+
+Every route under `/api/whatsapp/` except the webhook needs an API key: press
+**Authorize** and paste one of the keys from the `API_KEYS` setting.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for `settings` (the environment's when not given)."""
+    settings = settings or get_settings()
+    runtime = Runtime.create(settings)
+    install_redaction()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="whatsapp-inbox",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=UPLOAD_PATHS
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(webhook_router, prefix=API_PREFIX)
+    app.include_router(messages_router, prefix=API_PREFIX)
+    app.include_router(conversations_router, prefix=API_PREFIX)
+    app.include_router(media_router, prefix=API_PREFIX)
+    app.include_router(jobs_router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,5 @@
+"""Routes of the media domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

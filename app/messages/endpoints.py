@@ -1,0 +1,5 @@
+"""Routes of the messages domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,242 @@
+"""The tables. Names of the three WhatsApp tables follow the seed so its SQL runs unchanged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, SafeJSON, SafeText, UTCDateTime, utcnow
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias, so autoincrementing) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Direction:
+    """Which way a message went."""
+
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class MessageStatus:
+    """Statuses of a message. Inbound: received → read. Outbound: Meta's statuses."""
+
+    RECEIVED = "received"
+    READ = "read"
+    QUEUED = "queued"
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    PLAYED = "played"
+    FAILED = "failed"
+
+
+# Outbound statuses only move forward; failed is terminal. Unknown statuses are kept in
+# the status table but never applied to the message.
+OUTBOUND_STATUS_RANK: dict[str, int] = {
+    MessageStatus.QUEUED: 0,
+    MessageStatus.ACCEPTED: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.READ: 4,
+    MessageStatus.PLAYED: 5,
+    MessageStatus.FAILED: 6,
+}
+
+
+class MediaState:
+    """Where a message's media file is."""
+
+    PENDING = "pending"
+    STORED = "stored"
+    FAILED = "failed"
+
+
+class Conversation(Base):
+    """One customer of one business number, with exact counters."""
+
+    __tablename__ = "whatsapp_whatsappconversation"
+    __table_args__ = (
+        UniqueConstraint("phone_number_id", "phone_number"),
+        UniqueConstraint("phone_number_id", "user_id"),
+        Index("ix_conversation_last_message", "last_message_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    phone_number_id: Mapped[str] = mapped_column(String(64), default="")
+    phone_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    contact_name: Mapped[str | None] = mapped_column(SafeText())
+    notes: Mapped[str] = mapped_column(SafeText(), default="")
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    unread_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    messages: Mapped[list[Message]] = relationship(back_populates="conversation", lazy="raise")
+
+    def __str__(self) -> str:
+        return f"{self.contact_name or ''} {self.phone_number or self.user_id or ''}".strip()
+
+
+class Message(Base):
+    """A message, inbound or outbound, stored once per wamid."""
+
+    __tablename__ = "whatsapp_whatsappmessage"
+    __table_args__ = (
+        Index("ix_message_timestamp_id", "timestamp", "id"),
+        Index("ix_message_conversation_timestamp", "conversation_id", "timestamp", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("whatsapp_whatsappconversation.id", ondelete="SET NULL"), index=True
+    )
+    direction: Mapped[str] = mapped_column(String(3), default=Direction.INBOUND)
+    phone_number_id: Mapped[str] = mapped_column(String(64), default="")
+    from_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    from_name: Mapped[str | None] = mapped_column(SafeText())
+    to_number: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    message_type: Mapped[str] = mapped_column(String(32), index=True)
+    text_body: Mapped[str | None] = mapped_column(SafeText())
+    media_id: Mapped[str | None] = mapped_column(String(255))
+    media_url: Mapped[str | None] = mapped_column(String(1024))
+    mime_type: Mapped[str | None] = mapped_column(String(255))
+    caption: Mapped[str | None] = mapped_column(SafeText())
+    filename: Mapped[str | None] = mapped_column(SafeText())
+    media_sha256: Mapped[str | None] = mapped_column(String(128))
+    media_size: Mapped[int | None] = mapped_column(BigInteger)
+    media_state: Mapped[str | None] = mapped_column(String(16))
+    media_error: Mapped[str | None] = mapped_column(SafeText())
+    media_path: Mapped[str | None] = mapped_column(String(1024))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    location_name: Mapped[str | None] = mapped_column(SafeText())
+    location_address: Mapped[str | None] = mapped_column(SafeText())
+    context_message_id: Mapped[str | None] = mapped_column(String(255))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    errors: Mapped[Any | None] = mapped_column(SafeJSON())
+    notes: Mapped[str] = mapped_column(SafeText(), default="")
+    raw: Mapped[Any | None] = mapped_column(SafeJSON())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    conversation: Mapped[Conversation | None] = relationship(
+        back_populates="messages", lazy="raise"
+    )
+
+    def __str__(self) -> str:
+        return self.message_id
+
+
+class MessageStatusUpdate(Base):
+    """A status Meta reported for a message, stored once per (wamid, status)."""
+
+    __tablename__ = "whatsapp_whatsappmessagestatus"
+    __table_args__ = (UniqueConstraint("message_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+    recipient_id: Mapped[str | None] = mapped_column(String(128))
+    errors: Mapped[Any | None] = mapped_column(SafeJSON())
+    pricing: Mapped[Any | None] = mapped_column(SafeJSON())
+    conversation: Mapped[Any | None] = mapped_column(SafeJSON())
+    raw: Mapped[Any | None] = mapped_column(SafeJSON())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.status}"
+
+
+class WebhookEvent(Base):
+    """The raw event log: every authentic webhook POST body, as received."""
+
+    __tablename__ = "whatsapp_webhookevent"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    object: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[str | None] = mapped_column(String(255))
+    body: Mapped[Any] = mapped_column(SafeJSON())
+
+    def __str__(self) -> str:
+        return f"event {self.id} ({self.fields})"
+
+
+class JobState:
+    """Life of a background job."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class Job(Base):
+    """A unit of background work (the outbox), written with the change that caused it."""
+
+    __tablename__ = "whatsapp_job"
+    __table_args__ = (Index("ix_job_claim", "state", "run_after", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[Any] = mapped_column(SafeJSON(), default=dict)
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=8)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(SafeText())
+    result: Mapped[Any | None] = mapped_column(SafeJSON())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    def __str__(self) -> str:
+        return f"job {self.id} {self.kind}"
+
+
+class IdempotencyKey(Base):
+    """The first answer to a send request, replayed when the same key comes again."""
+
+    __tablename__ = "whatsapp_idempotencykey"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[Any | None] = mapped_column(SafeJSON())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AutoReplyLog(Base):
+    """When a rule last answered a conversation, for its cooldown."""
+
+    __tablename__ = "whatsapp_autoreplylog"
+    __table_args__ = (UniqueConstraint("conversation_id", "rule"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("whatsapp_whatsappconversation.id", ondelete="CASCADE")
+    )
+    rule: Mapped[str] = mapped_column(String(32))
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

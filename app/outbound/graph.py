@@ -1,0 +1,229 @@
+"""The one client of Meta's Graph API, and the typed error its failures become."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from app.config import Settings
+
+# Rate and capacity errors, and transient ones: waiting and trying again can help.
+RETRYABLE_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131056, 131057})
+# Pair rate limit (too many messages to one recipient): Meta asks for a pause.
+PAIR_RATE_LIMIT_CODE = 131056
+PAIR_RATE_LIMIT_WAIT_SECONDS = 6.0
+# Hosts that may receive the access token, besides the configured Graph API host.
+META_HOST_SUFFIXES = (".facebook.com", ".fbsbx.com", ".fbcdn.net", ".whatsapp.net")
+
+
+class GraphAPIError(Exception):
+    """A failed Graph API call, with what Meta said and whether a retry can help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        title: str | None = None,
+        details: str | None = None,
+        http_status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        fbtrace_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.subcode = subcode
+        self.title = title
+        self.details = details
+        self.http_status = http_status
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.fbtrace_id = fbtrace_id
+
+    def as_dict(self) -> dict[str, Any]:
+        """What an API error body or a job's last error says of this failure."""
+        return {
+            "code": self.code,
+            "subcode": self.subcode,
+            "title": self.title,
+            "message": self.message,
+            "details": self.details,
+            "retryable": self.retryable,
+        }
+
+    def __str__(self) -> str:
+        where = f"Graph API error {self.code}" if self.code is not None else "Graph API error"
+        extra = f" ({self.details})" if self.details else ""
+        return f"{where}: {self.message}{extra}"
+
+
+def is_retryable(code: int | None, http_status: int | None) -> bool:
+    """Whether a failure with Meta's `code` and this HTTP status is worth retrying."""
+    if code is not None:
+        return code in RETRYABLE_CODES
+    return http_status is None or http_status >= 500 or http_status == 429
+
+
+def _retry_after(response: httpx.Response, code: int | None) -> float | None:
+    header = response.headers.get("retry-after")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            pass
+    return PAIR_RATE_LIMIT_WAIT_SECONDS if code == PAIR_RATE_LIMIT_CODE else None
+
+
+def error_from_response(response: httpx.Response) -> GraphAPIError:
+    """Turn a non-2xx Graph API answer into a GraphAPIError."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return GraphAPIError(
+            f"HTTP {response.status_code} from the Graph API",
+            http_status=response.status_code,
+            retryable=is_retryable(None, response.status_code),
+            retry_after=_retry_after(response, None),
+        )
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    error_data = error.get("error_data")
+    details = error_data.get("details") if isinstance(error_data, dict) else None
+    return GraphAPIError(
+        str(error.get("message") or f"HTTP {response.status_code}"),
+        code=code,
+        subcode=error.get("error_subcode"),
+        title=error.get("error_user_title") or error.get("type"),
+        details=details or error.get("error_user_msg"),
+        http_status=response.status_code,
+        retryable=is_retryable(code, response.status_code),
+        retry_after=_retry_after(response, code),
+        fbtrace_id=error.get("fbtrace_id"),
+    )
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What GET /{media-id} tells of a media file."""
+
+    id: str
+    url: str
+    mime_type: str | None
+    sha256: str | None
+    file_size: int | None
+
+
+class GraphClient:
+    """Calls the Graph API over one shared httpx.AsyncClient (one per process)."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
+        self._http = http
+        self._settings = settings
+        self._graph_host = urlsplit(settings.graph_api_base_url).hostname or ""
+
+    @staticmethod
+    def create_http_client(settings: Settings) -> httpx.AsyncClient:
+        """The process-wide HTTP client, with the configured timeouts."""
+        timeout = httpx.Timeout(settings.graph_timeout_seconds, connect=5.0)
+        return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    def _is_meta_host(self, url: str) -> bool:
+        host = urlsplit(url).hostname or ""
+        return host == self._graph_host or host.endswith(META_HOST_SUFFIXES)
+
+    def _auth(self, url: str) -> dict[str, str]:
+        if not self._is_meta_host(url):
+            raise GraphAPIError(f"refusing to send the access token to {urlsplit(url).hostname}")
+        return {
+            "Authorization": f"Bearer {self._settings.whatsapp_access_token.get_secret_value()}"
+        }
+
+    def _url(self, path: str) -> str:
+        return f"{self._settings.graph_base}/{path.lstrip('/')}"
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = await self._http.request(method, url, headers=self._auth(url), **kwargs)
+        except httpx.TimeoutException as exc:
+            raise GraphAPIError("the Graph API timed out", retryable=True) from exc
+        except httpx.TransportError as exc:
+            raise GraphAPIError(
+                f"could not reach the Graph API: {type(exc).__name__}", retryable=True
+            ) from exc
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise GraphAPIError(
+                "the Graph API answered with something that is not JSON",
+                http_status=response.status_code,
+                retryable=True,
+            ) from exc
+        return data if isinstance(data, dict) else {"data": data}
+
+    async def send_message(self, phone_number_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST /{phone_number_id}/messages; returns Meta's answer (contacts, messages)."""
+        body = {"messaging_product": "whatsapp", **payload}
+        return await self._request("POST", self._url(f"{phone_number_id}/messages"), json=body)
+
+    async def mark_read(self, phone_number_id: str, message_id: str) -> dict[str, Any]:
+        """Tell Meta that an inbound message was read (blue ticks for the customer)."""
+        body = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+        return await self._request("POST", self._url(f"{phone_number_id}/messages"), json=body)
+
+    async def get_media(self, media_id: str) -> MediaInfo:
+        """GET /{media-id}: the short-lived download URL and what Meta knows of the file."""
+        data = await self._request("GET", self._url(media_id))
+        url = data.get("url")
+        if not isinstance(url, str):
+            raise GraphAPIError(f"no download URL for media {media_id}", retryable=False)
+        size = data.get("file_size")
+        return MediaInfo(
+            id=str(data.get("id") or media_id),
+            url=url,
+            mime_type=data.get("mime_type"),
+            sha256=data.get("sha256"),
+            file_size=int(size) if size is not None else None,
+        )
+
+    @asynccontextmanager
+    async def stream_media(self, url: str) -> AsyncIterator[httpx.Response]:
+        """Open a media download; the caller reads it with `aiter_bytes()`."""
+        try:
+            async with self._http.stream("GET", url, headers=self._auth(url)) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise error_from_response(response)
+                yield response
+        except httpx.TimeoutException as exc:
+            raise GraphAPIError("the media download timed out", retryable=True) from exc
+        except httpx.TransportError as exc:
+            raise GraphAPIError(
+                f"could not download media: {type(exc).__name__}", retryable=True
+            ) from exc
+
+    async def upload_media(
+        self, phone_number_id: str, filename: str, content_type: str, content: bytes
+    ) -> str:
+        """POST /{phone_number_id}/media (multipart); returns Meta's media id."""
+        data = await self._request(
+            "POST",
+            self._url(f"{phone_number_id}/media"),
+            data={"messaging_product": "whatsapp", "type": content_type},
+            files={"file": (filename, content, content_type)},
+        )
+        media_id = data.get("id")
+        if not isinstance(media_id, str):
+            raise GraphAPIError("the Graph API returned no media id", retryable=False)
+        return media_id

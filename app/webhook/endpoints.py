@@ -1,0 +1,5 @@
+"""Routes of the webhook domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,41 @@
+"""Alembic environment: async engine from the service's settings, batch mode on SQLite."""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from app import models  # noqa: F401  (registers every table on Base.metadata)
+from app.config import Settings
+from app.db import Base, create_engine
+
+config = context.config
+url = config.attributes.get("database_url") or Settings().database_url
+target_metadata = Base.metadata
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_online() -> None:
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        await connection.run_sync(_configure)
+        await connection.commit()
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    asyncio.run(_run_online())

@@ -1,0 +1,84 @@
+"""Real databases for the tests: a fresh PostgreSQL database or SQLite file per run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from app.migrate import upgrade_database
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = tuple(
+    b.strip() for b in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",") if b.strip()
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def postgres_available() -> bool:
+    """True when the PostgreSQL server for the tests answers."""
+
+    async def probe() -> bool:
+        try:
+            connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        await connection.close()
+        return True
+
+    return asyncio.run(probe())
+
+
+@dataclass
+class TestDatabase:
+    """A migrated database that exists for the length of a test run."""
+
+    backend: str
+    url: str
+    name: str
+
+    def drop(self) -> None:
+        """Remove the database (PostgreSQL) or its files (SQLite)."""
+        if self.backend == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(self.name + suffix).unlink(missing_ok=True)
+            return
+
+        async def drop() -> None:
+            connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+            try:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            finally:
+                await connection.close()
+
+        asyncio.run(drop())
+
+
+def create_database(backend: str, directory: Path) -> TestDatabase:
+    """Create and migrate a new, empty database. Call outside a running event loop."""
+    name = f"whatsapp_inbox_test_{uuid.uuid4().hex[:12]}"
+    if backend == "sqlite":
+        path = str(directory / f"{name}.db")
+        database = TestDatabase(backend, f"sqlite+aiosqlite:///{path}", path)
+    else:
+
+        async def create() -> None:
+            connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+            try:
+                await connection.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await connection.close()
+
+        asyncio.run(create())
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace(
+            "postgresql://", "postgresql+asyncpg://"
+        )
+        database = TestDatabase(backend, f"{base}/{name}", name)
+    upgrade_database(database.url)
+    return database
