@@ -89,7 +89,7 @@ class SafeText(TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return strip_nul(value)
+        return value.replace("\x00", "\\u0000") if value else value
 
 
 def create_engine(url: str) -> AsyncEngine:

@@ -1,0 +1,137 @@
+"""SQL for conversations. Counters change only through atomic UPDATEs, never read-modify-write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.db import UTCDateTime
+from app.models import Conversation
+from app.upsert import dialect_insert
+
+
+def _latest(column: Any, value: datetime) -> ColumnElement[datetime]:
+    """SQL for "the later of the column and `value`", so a late old message never rewinds it."""
+    ts = literal(value, UTCDateTime())
+    return case((or_(column.is_(None), column < ts), ts), else_=column)
+
+
+class ConversationRepository:
+    """Finds and updates conversations (one per business number and customer)."""
+
+    model = Conversation
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_by_id(self, conversation_id: int) -> Conversation | None:
+        """The conversation with this id, or None."""
+        return await self.session.get(Conversation, conversation_id)
+
+    async def get_by_phone_number(
+        self, phone_number_id: str, phone_number: str
+    ) -> Conversation | None:
+        """The conversation of a business number with a customer's number, or None."""
+        result = await self.session.execute(
+            select(Conversation).where(
+                Conversation.phone_number_id == phone_number_id,
+                Conversation.phone_number == phone_number,
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def upsert_customer(
+        self,
+        *,
+        phone_number_id: str,
+        phone_number: str | None,
+        user_id: str | None,
+        contact_name: str | None,
+    ) -> int:
+        """Find or create the conversation for a customer and return its id.
+
+        A customer is found by `user_id` (Meta's business-scoped id) when one is known,
+        else by number; the row learns whichever of the two it lacked. Counters are not
+        touched here: they move only once the message is known to be new.
+        """
+        if user_id:
+            found = await self.session.execute(
+                select(Conversation.id).where(
+                    Conversation.phone_number_id == phone_number_id,
+                    Conversation.user_id == user_id,
+                )
+            )
+            existing = found.scalar_one_or_none()
+            if existing is not None:
+                await self.session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == existing)
+                    .values(
+                        phone_number=func.coalesce(phone_number, Conversation.phone_number),
+                        contact_name=func.coalesce(contact_name, Conversation.contact_name),
+                    )
+                )
+                return existing
+        if not phone_number and not user_id:
+            raise ValueError("a customer needs a phone number or a user id")
+        conflict_column = Conversation.phone_number if phone_number else Conversation.user_id
+        stmt = dialect_insert(self.session, Conversation).values(
+            phone_number_id=phone_number_id,
+            phone_number=phone_number,
+            user_id=user_id,
+            contact_name=contact_name,
+            notes="",
+            message_count=0,
+            unread_count=0,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Conversation.phone_number_id, conflict_column],
+            set_={
+                "contact_name": func.coalesce(
+                    stmt.excluded.contact_name, Conversation.contact_name
+                ),
+                "user_id": func.coalesce(Conversation.user_id, stmt.excluded.user_id),
+            },
+        ).returning(Conversation.id)
+        result = await self.session.execute(stmt)
+        return int(result.scalar_one())
+
+    async def add_messages(
+        self,
+        conversation_id: int,
+        *,
+        count: int,
+        unread: int,
+        last_message_at: datetime,
+        last_inbound_at: datetime | None = None,
+    ) -> None:
+        """Add `count` messages (`unread` of them unread) in one atomic UPDATE."""
+        values: dict[str, object] = {
+            "message_count": Conversation.message_count + count,
+            "unread_count": Conversation.unread_count + unread,
+            "last_message_at": _latest(Conversation.last_message_at, last_message_at),
+        }
+        if last_inbound_at is not None:
+            values["last_inbound_at"] = _latest(Conversation.last_inbound_at, last_inbound_at)
+        await self.session.execute(
+            update(Conversation).where(Conversation.id == conversation_id).values(**values)
+        )
+
+    async def remove_unread(self, conversation_id: int, count: int) -> None:
+        """Lower unread_count by `count`, never below zero, atomically."""
+        if count <= 0:
+            return
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(
+                unread_count=case(
+                    (Conversation.unread_count >= count, Conversation.unread_count - count),
+                    else_=0,
+                )
+            )
+        )
