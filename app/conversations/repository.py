@@ -108,8 +108,13 @@ class ConversationRepository:
         unread: int,
         last_message_at: datetime,
         last_inbound_at: datetime | None = None,
-    ) -> None:
-        """Add `count` messages (`unread` of them unread) in one atomic UPDATE."""
+    ) -> int:
+        """Add `count` messages (`unread` of them unread) in one atomic UPDATE.
+
+        Returns message_count after the update: when it equals `count`, these were the
+        conversation's first messages (concurrent updates serialise on the row, so exactly
+        one caller can see that).
+        """
         values: dict[str, object] = {
             "message_count": Conversation.message_count + count,
             "unread_count": Conversation.unread_count + unread,
@@ -117,9 +122,13 @@ class ConversationRepository:
         }
         if last_inbound_at is not None:
             values["last_inbound_at"] = _latest(Conversation.last_inbound_at, last_inbound_at)
-        await self.session.execute(
-            update(Conversation).where(Conversation.id == conversation_id).values(**values)
+        result = await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(**values)
+            .returning(Conversation.message_count)
         )
+        return int(result.scalar_one())
 
     async def remove_unread(self, conversation_id: int, count: int) -> None:
         """Lower unread_count by `count`, never below zero, atomically."""
