@@ -39,6 +39,8 @@ def postgres_available() -> bool:
 class TestDatabase:
     """A migrated database that exists for the length of a test run."""
 
+    __test__ = False  # a helper, not a test class
+
     backend: str
     url: str
     name: str

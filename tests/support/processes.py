@@ -31,6 +31,7 @@ class ServiceProcess:
     args: list[str]
     env: dict[str, str]
     log_path: Path
+    cwd: Path = ROOT
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self) -> ServiceProcess:
@@ -38,7 +39,7 @@ class ServiceProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", *self.args],
-            cwd=ROOT,
+            cwd=self.cwd,
             env={**os.environ, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -69,11 +70,13 @@ class ServiceProcess:
 
 
 def start_server(
-    env: dict[str, str], log_path: Path, timeout: float = 30
+    env: dict[str, str], log_path: Path, timeout: float = 30, cwd: Path = ROOT
 ) -> tuple[ServiceProcess, str]:
     """Start `whatsapp-inbox serve` on a free port and wait until /healthz answers."""
     port = free_port()
-    server = ServiceProcess(["serve", "--host", "127.0.0.1", "--port", str(port)], env, log_path)
+    server = ServiceProcess(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)], env, log_path, cwd
+    )
     server.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout

@@ -1,0 +1,27 @@
+"""Errors of the jobs domain: what a handler raises, and what the jobs API answers."""
+
+from __future__ import annotations
+
+from app.errors import DomainError, NotFound
+
+
+class PermanentJobError(Exception):
+    """A handler's failure that no retry can fix: the job goes dead at once.
+
+    Raise it for bad payloads, files over Meta's limit, a message that no longer exists:
+    anything where running the same job again would fail the same way. Its message
+    becomes the job's last_error, so it must hold no secrets.
+    """
+
+
+class JobNotFound(NotFound):
+    """No job has this id."""
+
+    error = "job_not_found"
+
+
+class JobNotRetryable(DomainError):
+    """Only dead jobs and queued ones waiting for a retry can be retried now."""
+
+    status_code = 409
+    error = "job_not_retryable"

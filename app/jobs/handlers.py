@@ -1,0 +1,38 @@
+"""The registry of job handlers: one entry per job kind (app.jobs.kinds).
+
+A handler is::
+
+    async def handler(runtime: Runtime, job: Job) -> dict[str, Any] | None
+
+Its return value is stored in `job.result`. A job can run more than once (a worker may
+die after the work but before recording it, and another worker then reclaims the job),
+so a handler:
+
+- does its network I/O outside any open database transaction (open a session from
+  `runtime.sessions` only around its reads and writes, never across a Graph call);
+- makes its writes idempotent (unique keys, conditional UPDATEs), so a rerun changes
+  nothing that the first run already did;
+- raises `app.outbound.graph.GraphAPIError` when Meta fails (retried when `.retryable`,
+  after `.retry_after` seconds when Meta asks for a pause), or
+  `app.jobs.exceptions.PermanentJobError` for a failure no retry can fix (the job goes
+  dead at once). Any other exception counts as retryable.
+
+Messages of these exceptions become the job's `last_error`: never put secrets in them.
+A job whose kind has no entry here goes dead with an error saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from app.jobs import kinds
+from app.jobs.read_receipt import send_read_receipt
+from app.models import Job
+from app.runtime import Runtime
+
+JobHandler = Callable[[Runtime, Job], Awaitable[dict[str, Any] | None]]
+
+HANDLERS: Mapping[str, JobHandler] = {
+    kinds.READ_RECEIPT: send_read_receipt,
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install everything the tests need and run the whole suite: lint, types, the Dockerfile
+# lint, and pytest on SQLite and PostgreSQL (TEST_POSTGRES_URL, default
+# postgresql://postgres@127.0.0.1:5432/postgres). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -e '.[dev]'
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "error: /usr/bin/chromium is missing; install it with: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+
+echo "== ruff"
+.venv/bin/ruff format --check app tests migrations
+.venv/bin/ruff check app tests migrations
+echo "== mypy"
+.venv/bin/mypy
+echo "== hadolint"
+.venv/bin/hadolint Dockerfile
+echo "== pytest"
+.venv/bin/pytest "$@"

@@ -1,0 +1,123 @@
+"""The `whatsapp-inbox` command as a newcomer and a platform run it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import Settings
+from tests.support.processes import ROOT, start_server
+
+
+def _clean_environment(**extra: str) -> dict[str, str]:
+    """This process's environment without any of the service's settings."""
+    names = {name.upper() for name in Settings.model_fields}
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_and_names_missing_secrets(tmp_path: Path) -> None:
+    result = _run(["serve"], tmp_path, _clean_environment(ENVIRONMENT="production"))
+    assert result.returncode != 0
+    for name in (
+        "WHATSAPP_APP_SECRET",
+        "WHATSAPP_VERIFY_TOKEN",
+        "WHATSAPP_ACCESS_TOKEN",
+        "API_KEYS",
+    ):
+        assert name in result.stderr
+    assert not (tmp_path / "whatsapp_inbox.db").exists()
+
+
+def test_hash_password_prints_an_argon2_hash(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "hash-password"],
+        cwd=tmp_path,
+        input="s3cret-pass\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.startswith("$argon2")
+    assert "s3cret-pass" not in result.stdout
+
+
+def test_migrate_creates_the_tables_in_an_empty_sqlite_file(tmp_path: Path) -> None:
+    result = _run(
+        ["migrate"], tmp_path, _clean_environment(DATABASE_URL=f"sqlite:///{tmp_path}/m.db")
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "m.db").stat().st_size > 0
+
+
+@pytest.mark.e2e
+def test_serve_with_no_configuration_runs_on_sqlite_and_prints_its_api_key(
+    tmp_path: Path,
+) -> None:
+    server, url = start_server(_clean_environment(), tmp_path / "serve.log", cwd=tmp_path)
+    try:
+        output = server.log()
+        assert f"listening on http://127.0.0.1:{url.rsplit(':', 1)[1]}" in output
+        key = next(
+            line.split("=", 1)[1].strip()
+            for line in output.splitlines()
+            if line.strip().startswith("API_KEYS=")
+        )
+        assert (tmp_path / "whatsapp_inbox.db").exists()
+        ready = httpx.get(f"{url}/readyz", timeout=5)
+        assert ready.status_code == 200
+        listed = httpx.get(
+            f"{url}/api/whatsapp/conversations/",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=5,
+        )
+        assert listed.status_code == 200, listed.text
+        refused = httpx.get(f"{url}/api/whatsapp/conversations/", timeout=5)
+        assert refused.status_code == 401
+    finally:
+        server.stop()
+
+
+@pytest.mark.e2e
+def test_verify_token_never_reaches_the_log(tmp_path: Path) -> None:
+    token = "verify-token-that-must-stay-secret"
+    env = _clean_environment(WHATSAPP_VERIFY_TOKEN=token, DATABASE_URL=f"sqlite:///{tmp_path}/v.db")
+    server, url = start_server(env, tmp_path / "serve.log", cwd=tmp_path)
+    try:
+        httpx.get(
+            f"{url}/api/whatsapp/webhook/",
+            params={"hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": "42"},
+            timeout=5,
+        )
+        httpx.get(
+            f"{url}/api/whatsapp/webhook/",
+            params={"hub.mode": "subscribe", "hub.verify_token": token + "x", "hub.challenge": "1"},
+            timeout=5,
+        )
+    finally:
+        server.stop()
+    assert token not in server.log()
+    assert "hub.verify_token=***" in server.log()
+
+
+def test_readme_commands_are_the_ones_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "./scripts/serve.sh" in readme
+    assert "./scripts/test.sh" in readme
+    assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,130 @@
+"""Settings: environment parsing, production refusal, development defaults."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from app.config import (
+    DEFAULT_API_VERSION,
+    MissingSecretsError,
+    Settings,
+    check_production,
+    fill_development_secrets,
+    missing_secrets,
+)
+
+COMPLETE = {
+    "WHATSAPP_APP_SECRET": "a-real-app-secret",
+    "WHATSAPP_VERIFY_TOKEN": "a-real-verify-token",
+    "WHATSAPP_ACCESS_TOKEN": "a-real-access-token",
+    "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+    "API_KEYS": "key-one,key-two",
+}
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """A clean environment: no setting leaks in from the machine."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def test_railway_style_postgres_url_is_used_with_asyncpg(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("DATABASE_URL", "postgres://user:pw@db.internal:5432/railway")
+    assert (
+        Settings(_env_file=None).database_url
+        == "postgresql+asyncpg://user:pw@db.internal:5432/railway"
+    )
+
+
+def test_postgresql_url_is_used_with_asyncpg(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("DATABASE_URL", "postgresql://u@h/d")
+    assert Settings(_env_file=None).database_url == "postgresql+asyncpg://u@h/d"
+
+
+def test_plain_sqlite_url_gets_the_async_driver(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("DATABASE_URL", "sqlite:///./x.db")
+    assert Settings(_env_file=None).database_url == "sqlite+aiosqlite:///./x.db"
+
+
+def test_default_database_is_sqlite(environment: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).database_url.startswith("sqlite+aiosqlite:///")
+
+
+def test_several_api_keys_are_read_for_rotation(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("API_KEYS", "old-key, new-key")
+    keys = Settings(_env_file=None).api_keys
+    assert [k.get_secret_value() for k in keys] == ["old-key", "new-key"]
+
+
+def test_default_graph_api_version_is_current(environment: pytest.MonkeyPatch) -> None:
+    version = Settings(_env_file=None).whatsapp_api_version
+    assert version == DEFAULT_API_VERSION
+    assert float(version.removeprefix("v")) >= 25.0
+
+
+def test_settings_are_read_from_a_dotenv_file(
+    environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("WHATSAPP_PHONE_NUMBER_ID=42\n")
+    assert Settings(_env_file=str(env_file)).whatsapp_phone_number_id == "42"
+
+
+def test_production_without_secrets_names_every_missing_one(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    environment.setenv("ENVIRONMENT", "production")
+    with pytest.raises(MissingSecretsError) as raised:
+        check_production(Settings(_env_file=None))
+    for name in COMPLETE:
+        assert name in str(raised.value)
+
+
+def test_production_treats_placeholders_as_missing(environment: pytest.MonkeyPatch) -> None:
+    for name, value in COMPLETE.items():
+        environment.setenv(name, value)
+    environment.setenv("ENVIRONMENT", "production")
+    environment.setenv("WHATSAPP_APP_SECRET", "changeme")
+    assert missing_secrets(Settings(_env_file=None)) == ["WHATSAPP_APP_SECRET"]
+
+
+def test_production_with_every_secret_starts(environment: pytest.MonkeyPatch) -> None:
+    for name, value in COMPLETE.items():
+        environment.setenv(name, value)
+    environment.setenv("ENVIRONMENT", "production")
+    check_production(Settings(_env_file=None))
+
+
+def test_production_error_does_not_reveal_secret_values(environment: pytest.MonkeyPatch) -> None:
+    for name, value in COMPLETE.items():
+        environment.setenv(name, value)
+    environment.setenv("ENVIRONMENT", "production")
+    environment.setenv("API_KEYS", "")
+    with pytest.raises(MissingSecretsError) as raised:
+        check_production(Settings(_env_file=None))
+    assert all(value not in str(raised.value) for value in COMPLETE.values() if value)
+
+
+def test_development_fills_missing_secrets_with_random_values(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    first = Settings(_env_file=None)
+    second = Settings(_env_file=None)
+    generated = fill_development_secrets(first)
+    fill_development_secrets(second)
+    assert set(generated) >= {"WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "API_KEYS"}
+    assert (
+        first.whatsapp_app_secret.get_secret_value()
+        != second.whatsapp_app_secret.get_secret_value()
+    )
+    assert len(first.api_keys[0].get_secret_value()) >= 24
+
+
+def test_development_keeps_secrets_that_are_given(environment: pytest.MonkeyPatch) -> None:
+    settings = Settings(_env_file=None, whatsapp_app_secret=SecretStr("given"))
+    generated = fill_development_secrets(settings)
+    assert "WHATSAPP_APP_SECRET" not in generated
+    assert settings.whatsapp_app_secret.get_secret_value() == "given"

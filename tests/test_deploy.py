@@ -1,0 +1,35 @@
+"""The deployment files start the same service the README does."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    hadolint = ROOT / ".venv" / "bin" / "hadolint"
+    if not hadolint.exists():
+        pytest.fail("hadolint is not installed; install the dev extras (scripts/test.sh)")
+    result = subprocess.run(
+        [str(hadolint), str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_runs_as_a_non_root_user_and_serves() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "USER 10001" in dockerfile
+    assert "pip install -e ." in dockerfile
+    assert 'CMD ["whatsapp-inbox", "serve"]' in dockerfile
+
+
+def test_railway_migrates_then_serves_with_a_healthcheck() -> None:
+    config = json.loads((ROOT / "railway.json").read_text())
+    deploy = config["deploy"]
+    assert deploy["preDeployCommand"] == ["whatsapp-inbox migrate"]
+    assert deploy["startCommand"].startswith("whatsapp-inbox serve")
+    assert deploy["healthcheckPath"] == "/readyz"
+    assert config["build"]["builder"] == "DOCKERFILE"
