@@ -1,5 +1,113 @@
-"""Routes of the webhook domain."""
+"""Routes of the webhook: Meta's subscription handshake and its deliveries."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from app.deps import SessionDep, SettingsDep
+from app.webhook import service
+from app.webhook.schemas import WebhookAck, parse_webhook
+from app.webhook.signature import VerifiedBody, subscription_challenge
+
+router = APIRouter(tags=["webhook"])
+
+_ERROR = {"description": 'JSON error: `{"error", "detail"}`'}
+
+# The body is read raw (its signature covers the exact bytes), so it is documented here.
+_EXAMPLE_DELIVERY = {
+    "object": "whatsapp_business_account",
+    "entry": [
+        {
+            "id": "102290129340398",
+            "changes": [
+                {
+                    "field": "messages",
+                    "value": {
+                        "messaging_product": "whatsapp",
+                        "metadata": {
+                            "display_phone_number": "15550783881",
+                            "phone_number_id": "106540352242922",
+                        },
+                        "contacts": [{"profile": {"name": "John Doe"}, "wa_id": "919876543210"}],
+                        "messages": [
+                            {
+                                "from": "919876543210",
+                                "id": "wamid.HBgMOTE5ODc2NTQzMjEwFQIAEhgUM0E0QTY1OTlBRUUw",
+                                "timestamp": "1705314600",
+                                "type": "text",
+                                "text": {"body": "Hi, I need help with my order"},
+                            }
+                        ],
+                    },
+                }
+            ],
+        }
+    ],
+}
+_DELIVERY_OPENAPI = {
+    "parameters": [
+        {
+            "name": "X-Hub-Signature-256",
+            "in": "header",
+            "required": True,
+            "description": "`sha256=` + HMAC-SHA256 (hex) of the exact body under the app secret.",
+            "schema": {"type": "string"},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}, "example": _EXAMPLE_DELIVERY}
+        },
+    },
+}
+
+
+@router.get(
+    "/webhook/",
+    response_class=PlainTextResponse,
+    summary="Meta's subscription handshake",
+    responses={200: {"content": {"text/plain": {"example": "1158201444"}}}, 403: _ERROR},
+)
+@router.get("/webhook", response_class=PlainTextResponse, include_in_schema=False)
+async def verify_subscription(
+    settings: SettingsDep,
+    mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+    token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
+) -> PlainTextResponse:
+    """Echo `hub.challenge` when `hub.mode=subscribe` and `hub.verify_token` is
+    WHATSAPP_VERIFY_TOKEN; anything else is refused with 403."""
+    return PlainTextResponse(subscription_challenge(settings, mode, token, challenge))
+
+
+@router.post(
+    "/webhook/",
+    response_model=WebhookAck,
+    summary="Receive messages and statuses from Meta",
+    openapi_extra=_DELIVERY_OPENAPI,
+    responses={
+        400: {"description": "Malformed JSON, or not a WhatsApp webhook"},
+        403: {"description": "X-Hub-Signature-256 missing or wrong"},
+        413: {"description": "Body over MAX_BODY_BYTES"},
+        503: {"description": "The database failed; nothing was stored and Meta will retry"},
+    },
+)
+@router.post("/webhook", response_model=WebhookAck, include_in_schema=False)
+async def receive_webhook(
+    body: VerifiedBody, session: SessionDep, settings: SettingsDep
+) -> WebhookAck:
+    """Store a delivery signed by Meta (X-Hub-Signature-256 over the exact body).
+
+    Everything it carries is stored in one transaction, each message once per wamid and
+    each status once per (wamid, status); 200 means it is committed.
+    """
+    result = await service.ingest(session, settings, parse_webhook(body))
+    return WebhookAck(
+        event_id=result.event_id,
+        new_messages=len(result.messages),
+        new_statuses=result.new_statuses,
+    )

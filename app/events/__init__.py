@@ -1,0 +1,1 @@
+"""The raw event log: every authentic webhook body, kept as received."""

@@ -1,0 +1,235 @@
+"""The inbound path: a verified webhook becomes rows, all in the caller's one transaction.
+
+Meta delivers at least once and concurrently, so everything here is idempotent and
+order-independent: messages are insert-or-ignore by wamid, counters move only for the
+messages this delivery stored first, statuses are insert-or-ignore by (wamid, status) and
+only ever move a message forward. Rows that many deliveries touch (conversations,
+messages) are locked in a stable order so that concurrent deliveries cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.autoreply.service import plan_replies
+from app.config import Settings
+from app.conversations.repository import ConversationRepository
+from app.db import utcnow
+from app.events.repository import EventRepository
+from app.jobs import kinds
+from app.jobs.repository import JobRepository
+from app.messages.repository import MessageRepository
+from app.models import MediaState
+from app.statuses.repository import StatusRepository, status_rank
+from app.webhook.rows import Customer, Incoming, incoming_messages, message_row, status_row
+from app.webhook.schemas import (
+    CallsChange,
+    CallsValue,
+    MessagesChange,
+    MetaError,
+    Status,
+    Webhook,
+)
+
+logger = logging.getLogger(__name__)
+
+# Rows per INSERT, well under PostgreSQL's 32767 bind parameters (a message row has ~40).
+MESSAGE_BATCH = 200
+STATUS_BATCH = 500
+
+T = TypeVar("T")
+
+
+def _batches(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+@dataclass(frozen=True)
+class NewInboundMessage:
+    """An inbound message this delivery stored for the first time."""
+
+    wamid: str
+    conversation_id: int | None
+    message_type: str
+    text_body: str | None
+    timestamp: datetime
+    first_in_conversation: bool
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one delivery newly stored; a redelivery yields no messages and no statuses."""
+
+    event_id: int
+    messages: list[NewInboundMessage]
+    new_statuses: int
+    calls: list[CallsValue]
+
+
+async def ingest(session: AsyncSession, settings: Settings, webhook: Webhook) -> IngestResult:
+    """Store a verified webhook: event log, messages, conversations, media jobs, statuses.
+
+    Nothing is committed here: the caller's unit of work commits it all at once, so a
+    failure stores nothing and Meta's retry finds a clean slate.
+    """
+    received_at = utcnow()
+    event = await EventRepository(session).add(
+        body=webhook.raw, object_=webhook.object_, fields=webhook.fields, received_at=received_at
+    )
+    incoming: list[Incoming] = []
+    statuses: list[Status] = []
+    calls: list[CallsValue] = []
+    for entry in webhook.entry:
+        for change in entry.changes:
+            if isinstance(change, MessagesChange):
+                value = change.value
+                incoming += incoming_messages(value, settings.whatsapp_phone_number_id, received_at)
+                statuses += value.statuses
+                _log_errors(event.id, value.errors)
+            else:
+                if isinstance(change, CallsChange):
+                    calls.append(change.value)
+                logger.info(
+                    "webhook event %s: %r change for account %s kept in the event log",
+                    event.id,
+                    change.field,
+                    entry.id,
+                )
+    messages = await _store_messages(session, settings, incoming, received_at)
+    new_statuses = await _store_statuses(session, statuses, received_at)
+    result = IngestResult(
+        event_id=event.id, messages=messages, new_statuses=new_statuses, calls=calls
+    )
+    await plan_replies(session, settings, result, now=received_at)
+    return result
+
+
+def _log_errors(event_id: int, errors: list[MetaError]) -> None:
+    for error in errors:
+        logger.warning("webhook event %s reports error %s: %s", event_id, error.code, error.title)
+
+
+async def _upsert_conversations(
+    session: AsyncSession, incoming: list[Incoming]
+) -> dict[Customer, int]:
+    """Find or create the conversation of every sender, in a stable order."""
+    names: dict[Customer, str | None] = {}
+    for item in incoming:
+        if item.customer is not None and not names.get(item.customer):
+            names[item.customer] = item.contact_name
+    repository = ConversationRepository(session)
+    conversations = {}
+    for customer in sorted(names, key=lambda c: c.sort_key):
+        conversations[customer] = await repository.upsert_customer(
+            phone_number_id=customer.phone_number_id,
+            phone_number=customer.phone_number,
+            user_id=customer.user_id,
+            contact_name=names[customer],
+        )
+    return conversations
+
+
+async def _store_messages(
+    session: AsyncSession, settings: Settings, incoming: list[Incoming], received_at: datetime
+) -> list[NewInboundMessage]:
+    """Insert-or-ignore the messages; count, and fetch media of, only the new ones."""
+    if not incoming:
+        return []
+    conversations = await _upsert_conversations(session, incoming)
+    rows: dict[str, tuple[Incoming, dict[str, Any]]] = {}
+    for item in incoming:
+        conversation_id = conversations.get(item.customer) if item.customer else None
+        row = message_row(item, conversation_id, received_at)
+        rows.setdefault(row["message_id"], (item, row))
+    repository = MessageRepository(session)
+    new_ids: set[str] = set()
+    for batch in _batches([row for _, row in rows.values()], MESSAGE_BATCH):
+        new_ids |= await repository.insert_ignore(batch)
+    new_rows = [row for wamid, (_, row) in rows.items() if wamid in new_ids]
+    firsts = await _count_in_conversations(session, new_rows)
+    jobs = JobRepository(session)
+    for row in new_rows:
+        if row["media_state"] == MediaState.PENDING:
+            await jobs.enqueue(
+                kinds.MEDIA_DOWNLOAD,
+                {"message_id": row["message_id"]},
+                max_attempts=settings.job_max_attempts,
+            )
+    return [
+        NewInboundMessage(
+            wamid=row["message_id"],
+            conversation_id=row["conversation_id"],
+            message_type=row["message_type"],
+            text_body=row["text_body"],
+            timestamp=row["timestamp"],
+            first_in_conversation=row["message_id"] in firsts,
+        )
+        for row in new_rows
+    ]
+
+
+async def _count_in_conversations(
+    session: AsyncSession, new_rows: list[dict[str, Any]]
+) -> set[str]:
+    """Add the new messages to their conversations' counters; return each first message.
+
+    One atomic UPDATE per conversation, in id order. When the count after the update
+    equals the number added, the conversation had none before, and its earliest new
+    message is its first.
+    """
+    by_conversation: dict[int, list[dict[str, Any]]] = {}
+    for row in new_rows:
+        if row["conversation_id"] is not None:
+            by_conversation.setdefault(row["conversation_id"], []).append(row)
+    repository = ConversationRepository(session)
+    firsts: set[str] = set()
+    for conversation_id in sorted(by_conversation):
+        rows = by_conversation[conversation_id]
+        latest = max(row["timestamp"] for row in rows)
+        count = await repository.add_messages(
+            conversation_id,
+            count=len(rows),
+            unread=len(rows),
+            last_message_at=latest,
+            last_inbound_at=latest,
+        )
+        if count == len(rows):
+            firsts.add(min(rows, key=lambda row: row["timestamp"])["message_id"])
+    return firsts
+
+
+def _apply_order(key: tuple[str, str]) -> tuple[str, int]:
+    """Messages in a stable order (no deadlocks), each one's statuses in rank order."""
+    rank = status_rank(key[1])
+    return (key[0], -1 if rank is None else rank)
+
+
+async def _store_statuses(
+    session: AsyncSession, statuses: list[Status], received_at: datetime
+) -> int:
+    """Insert-or-ignore the statuses and move their messages forward; return how many were new.
+
+    A status whose message is not stored (yet) is only kept: it is applied when the
+    message row is written.
+    """
+    if not statuses:
+        return 0
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for status in statuses:
+        row = status_row(status, received_at)
+        rows.setdefault((row["message_id"], row["status"]), row)
+    repository = StatusRepository(session)
+    new = 0
+    for batch in _batches(list(rows.values()), STATUS_BATCH):
+        new += await repository.insert_ignore(batch)
+    for key in sorted(rows, key=_apply_order):
+        row = rows[key]
+        await repository.apply(row["message_id"], row["status"], row["timestamp"], row["errors"])
+    return new
