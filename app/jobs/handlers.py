@@ -26,13 +26,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from app.autoreply.tasks import send_auto_reply
 from app.jobs import kinds
 from app.jobs.read_receipt import send_read_receipt
+from app.media.tasks import download_media
 from app.models import Job
+from app.outbound.tasks import send_queued_message
 from app.runtime import Runtime
 
 JobHandler = Callable[[Runtime, Job], Awaitable[dict[str, Any] | None]]
 
 HANDLERS: Mapping[str, JobHandler] = {
     kinds.READ_RECEIPT: send_read_receipt,
+    kinds.MEDIA_DOWNLOAD: download_media,
+    kinds.SEND_MESSAGE: send_queued_message,
+    kinds.AUTO_REPLY: send_auto_reply,
 }

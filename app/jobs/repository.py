@@ -1,14 +1,29 @@
-"""SQL for the jobs table (the outbox)."""
+"""SQL for the jobs table (the outbox): enqueue, claim, record outcomes, list, retry.
+
+Every state change a worker makes is conditional on the job still being `running` and
+locked by that worker, so a worker whose lease expired (and whose job another worker
+reclaimed) can never overwrite the newer run's outcome.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import utcnow
 from app.models import Job, JobState
+
+# Set in session.info by enqueue(); a worker in the same process wakes up on commit.
+JOBS_ENQUEUED = "jobs_enqueued"
+
+LEASE_LOST_ERROR = (
+    "the worker running this job stopped before finishing it (lease expired), "
+    "and no attempts are left"
+)
 
 
 class JobRepository:
@@ -37,4 +52,203 @@ class JobRepository:
         )
         self.session.add(job)
         await self.session.flush()
+        self.session.info[JOBS_ENQUEUED] = True
+        return job
+
+    async def get_by_id(self, job_id: int) -> Job | None:
+        """The job with this id, or None."""
+        return await self.session.get(Job, job_id)
+
+    def _mine(self, job_id: int, worker_id: str) -> ColumnElement[bool]:
+        return and_(
+            Job.id == job_id,
+            Job.state == JobState.RUNNING,
+            Job.locked_by == worker_id,
+        )
+
+    async def claim(
+        self, worker_id: str, *, now: datetime, lease_seconds: float, limit: int = 1
+    ) -> list[Job]:
+        """Take up to `limit` due jobs for `worker_id`, leased until now + lease_seconds.
+
+        Due means queued with run_after <= now, or running with an expired lease (its
+        worker died). On PostgreSQL the candidates are locked with FOR UPDATE SKIP
+        LOCKED, so concurrent workers never wait for each other nor take the same job;
+        on SQLite the transaction is BEGIN IMMEDIATE, which serialises claims. A
+        reclaimed job that has no attempts left goes dead instead of running again (a
+        job that kills its worker every time must not loop forever). The caller commits.
+        """
+        due = or_(
+            and_(Job.state == JobState.QUEUED, Job.run_after <= now),
+            and_(Job.state == JobState.RUNNING, Job.locked_until < now),
+        )
+        candidates = await self.session.execute(
+            select(Job.id, Job.state, Job.attempts, Job.max_attempts)
+            .where(due)
+            .order_by(Job.run_after, Job.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claim_ids: list[int] = []
+        exhausted_ids: list[int] = []
+        for job_id, state, attempts, max_attempts in candidates.all():
+            if state == JobState.RUNNING and attempts >= max_attempts:
+                exhausted_ids.append(job_id)
+            else:
+                claim_ids.append(job_id)
+        if exhausted_ids:
+            await self.session.execute(
+                update(Job)
+                .where(Job.id.in_(exhausted_ids))
+                .values(
+                    state=JobState.DEAD,
+                    locked_by=None,
+                    locked_until=None,
+                    finished_at=now,
+                    last_error=LEASE_LOST_ERROR,
+                )
+            )
+        if not claim_ids:
+            return []
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.id.in_(claim_ids))
+            .values(
+                state=JobState.RUNNING,
+                locked_by=worker_id,
+                locked_until=now + timedelta(seconds=lease_seconds),
+                attempts=Job.attempts + 1,
+            )
+            .returning(Job)
+            .execution_options(populate_existing=True)
+        )
+        return sorted(result.scalars().all(), key=lambda job: (job.run_after, job.id))
+
+    async def extend_lease(self, job_id: int, worker_id: str, *, until: datetime) -> bool:
+        """Push the lease of a job this worker still holds; False if it is no longer held."""
+        result = await self.session.execute(
+            update(Job)
+            .where(self._mine(job_id, worker_id))
+            .values(locked_until=until)
+            .returning(Job.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def complete(
+        self, job_id: int, worker_id: str, *, result: dict[str, Any] | None, now: datetime
+    ) -> bool:
+        """Mark a held job done with its result; False if this worker no longer holds it."""
+        updated = await self.session.execute(
+            update(Job)
+            .where(self._mine(job_id, worker_id))
+            .values(
+                state=JobState.DONE,
+                result=result,
+                finished_at=now,
+                locked_by=None,
+                locked_until=None,
+            )
+            .returning(Job.id)
+        )
+        return updated.scalar_one_or_none() is not None
+
+    async def reschedule(
+        self, job_id: int, worker_id: str, *, error: str, run_after: datetime
+    ) -> bool:
+        """Put a held job that failed back in the queue, due at `run_after`."""
+        updated = await self.session.execute(
+            update(Job)
+            .where(self._mine(job_id, worker_id))
+            .values(
+                state=JobState.QUEUED,
+                run_after=run_after,
+                last_error=error,
+                locked_by=None,
+                locked_until=None,
+            )
+            .returning(Job.id)
+        )
+        return updated.scalar_one_or_none() is not None
+
+    async def bury(self, job_id: int, worker_id: str, *, error: str, now: datetime) -> bool:
+        """Mark a held job dead (no retry can help, or no attempts left), keeping the error."""
+        updated = await self.session.execute(
+            update(Job)
+            .where(self._mine(job_id, worker_id))
+            .values(
+                state=JobState.DEAD,
+                last_error=error,
+                finished_at=now,
+                locked_by=None,
+                locked_until=None,
+            )
+            .returning(Job.id)
+        )
+        return updated.scalar_one_or_none() is not None
+
+    async def release(self, job_id: int, worker_id: str, *, now: datetime) -> bool:
+        """Give back a held job that a stopping worker could not finish.
+
+        The job is due again at once and its attempt is not counted: it did not fail,
+        its worker was asked to stop.
+        """
+        updated = await self.session.execute(
+            update(Job)
+            .where(self._mine(job_id, worker_id))
+            .values(
+                state=JobState.QUEUED,
+                run_after=now,
+                attempts=Job.attempts - 1,
+                locked_by=None,
+                locked_until=None,
+            )
+            .returning(Job.id)
+        )
+        return updated.scalar_one_or_none() is not None
+
+    async def list_newest_first(
+        self,
+        *,
+        state: str | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int,
+    ) -> list[Job]:
+        """Jobs by descending id (newest first), optionally of one state and kind.
+
+        `before_id` is the keyset position: only jobs with a smaller id are returned.
+        """
+        stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+        if state is not None:
+            stmt = stmt.where(Job.state == state)
+        if kind is not None:
+            stmt = stmt.where(Job.kind == kind)
+        if before_id is not None:
+            stmt = stmt.where(Job.id < before_id)
+        result = await self.session.execute(stmt)
+        return list(result.scalars().all())
+
+    async def requeue(self, job_id: int, *, now: datetime) -> Job | None:
+        """Make a dead job, or a queued one waiting for its retry, due now with fresh attempts.
+
+        Returns None when the job is absent, running or done (one conditional UPDATE,
+        so a worker claiming the job at the same moment cannot be overridden).
+        """
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state.in_((JobState.DEAD, JobState.QUEUED)))
+            .values(
+                state=JobState.QUEUED,
+                run_after=now,
+                attempts=0,
+                finished_at=None,
+                locked_by=None,
+                locked_until=None,
+            )
+            .returning(Job)
+            .execution_options(populate_existing=True)
+        )
+        job = result.scalar_one_or_none()
+        if job is not None:
+            self.session.info[JOBS_ENQUEUED] = True
         return job

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -14,6 +14,12 @@ from app.config import Settings
 
 # Rate and capacity errors, and transient ones: waiting and trying again can help.
 RETRYABLE_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131056, 131057})
+# Errors that the same request will meet again, whatever the HTTP status: outside the
+# 24-hour window (131047), not a WhatsApp user (131026), spam rate limit (131048),
+# the user stopped marketing messages (131050), bad parameters (100), the access
+# token (190). Template errors are the whole 132xxx range.
+PERMANENT_CODES = frozenset({100, 190, 131026, 131047, 131048, 131050})
+TEMPLATE_ERROR_CODES = range(132000, 133000)
 # Pair rate limit (too many messages to one recipient): Meta asks for a pause.
 PAIR_RATE_LIMIT_CODE = 131056
 PAIR_RATE_LIMIT_WAIT_SECONDS = 6.0
@@ -66,9 +72,15 @@ class GraphAPIError(Exception):
 
 
 def is_retryable(code: int | None, http_status: int | None) -> bool:
-    """Whether a failure with Meta's `code` and this HTTP status is worth retrying."""
-    if code is not None:
-        return code in RETRYABLE_CODES
+    """Whether a failure with Meta's `code` and this HTTP status is worth retrying.
+
+    Meta's code decides when it is one we know; an unknown code (or none) falls back on
+    the HTTP status: 5xx and 429 are worth another try, other 4xx are not.
+    """
+    if code in RETRYABLE_CODES:
+        return True
+    if code in PERMANENT_CODES or (code is not None and code in TEMPLATE_ERROR_CODES):
+        return False
     return http_status is None or http_status >= 500 or http_status == 429
 
 
@@ -96,20 +108,47 @@ def error_from_response(response: httpx.Response) -> GraphAPIError:
             retryable=is_retryable(None, response.status_code),
             retry_after=_retry_after(response, None),
         )
-    code = error.get("code") if isinstance(error.get("code"), int) else None
+    code = _int_or_none(error.get("code"))
     error_data = error.get("error_data")
     details = error_data.get("details") if isinstance(error_data, dict) else None
     return GraphAPIError(
         str(error.get("message") or f"HTTP {response.status_code}"),
         code=code,
-        subcode=error.get("error_subcode"),
-        title=error.get("error_user_title") or error.get("type"),
-        details=details or error.get("error_user_msg"),
+        subcode=_int_or_none(error.get("error_subcode")),
+        title=_str_or_none(error.get("error_user_title") or error.get("type")),
+        details=_str_or_none(details or error.get("error_user_msg")),
         http_status=response.status_code,
         retryable=is_retryable(code, response.status_code),
         retry_after=_retry_after(response, code),
-        fbtrace_id=error.get("fbtrace_id"),
+        fbtrace_id=_str_or_none(error.get("fbtrace_id")),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    """Meta's codes are numbers, but some proxies send them as strings."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of `url`, with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default_port = {"https": 443, "http": 80}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port or default_port
 
 
 @dataclass(frozen=True)
@@ -129,7 +168,7 @@ class GraphClient:
     def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
         self._http = http
         self._settings = settings
-        self._graph_host = urlsplit(settings.graph_api_base_url).hostname or ""
+        self._graph_origin = _origin(settings.graph_api_base_url)
 
     @staticmethod
     def create_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -138,8 +177,12 @@ class GraphClient:
         return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
     def _is_meta_host(self, url: str) -> bool:
-        host = urlsplit(url).hostname or ""
-        return host == self._graph_host or host.endswith(META_HOST_SUFFIXES)
+        """The configured Graph API origin, or one of Meta's own hosts over HTTPS."""
+        if _origin(url) == self._graph_origin:
+            return True
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        return parts.scheme == "https" and host.endswith(META_HOST_SUFFIXES)
 
     def _auth(self, url: str) -> dict[str, str]:
         if not self._is_meta_host(url):
@@ -214,9 +257,12 @@ class GraphClient:
             ) from exc
 
     async def upload_media(
-        self, phone_number_id: str, filename: str, content_type: str, content: bytes
+        self, phone_number_id: str, filename: str, content_type: str, content: bytes | IO[bytes]
     ) -> str:
-        """POST /{phone_number_id}/media (multipart); returns Meta's media id."""
+        """POST /{phone_number_id}/media (multipart); returns Meta's media id.
+
+        `content` may be an open file, which httpx sends in chunks instead of whole.
+        """
         data = await self._request(
             "POST",
             self._url(f"{phone_number_id}/media"),

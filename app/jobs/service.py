@@ -1,0 +1,58 @@
+"""What the jobs API and the admin panel do with jobs: list, look at, retry."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.jobs.exceptions import JobNotFound, JobNotRetryable
+from app.jobs.repository import JobRepository
+from app.models import Job
+from app.pagination import Cursor, Page, decode_cursor, paginate
+
+CURSOR_LIST = "jobs"
+
+
+async def list_jobs(
+    session: AsyncSession,
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Job]:
+    """Jobs newest first, optionally of one state and kind, `limit` per page."""
+    before_id = decode_cursor(CURSOR_LIST, cursor).id if cursor else None
+    rows = await JobRepository(session).list_newest_first(
+        state=state, kind=kind, before_id=before_id, limit=limit + 1
+    )
+    return paginate(rows, limit, CURSOR_LIST, lambda job: Cursor(at=None, id=job.id))
+
+
+async def get_job(session: AsyncSession, job_id: int) -> Job:
+    """The job with this id; JobNotFound if there is none."""
+    job = await JobRepository(session).get_by_id(job_id)
+    if job is None:
+        raise JobNotFound(f"no job with id {job_id}", job_id=job_id)
+    return job
+
+
+async def retry_job(session: AsyncSession, job_id: int) -> Job:
+    """Queue a dead job (or a queued one waiting out its backoff) to run now.
+
+    Its attempts start again from zero; its last error stays until a new run replaces
+    it. Raises JobNotFound for an unknown id and JobNotRetryable for a job that is
+    running or done. The caller commits.
+    """
+    repository = JobRepository(session)
+    job = await repository.requeue(job_id, now=utcnow())
+    if job is not None:
+        return job
+    existing = await repository.get_by_id(job_id)
+    if existing is None:
+        raise JobNotFound(f"no job with id {job_id}", job_id=job_id)
+    raise JobNotRetryable(
+        f"job {job_id} is {existing.state}; only dead or queued jobs can be retried",
+        job_id=job_id,
+        state=existing.state,
+    )
