@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, literal, select, update
+from sqlalchemy import bindparam, case, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import String
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import UTCDateTime
@@ -28,6 +30,25 @@ class StatusRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def lock_messages(self, message_ids: list[str]) -> None:
+        """Serialise, until commit, the transactions that store or apply statuses of these wamids.
+
+        Without it, on PostgreSQL a status webhook and the insert of its message (after
+        our send) can each run before the other commits: the status finds no message
+        and the message finds no status. Locks are taken in one sorted order, so two
+        batches cannot deadlock. SQLite needs nothing: BEGIN IMMEDIATE already
+        serialises writers.
+        """
+        if not message_ids or self.session.get_bind().dialect.name != "postgresql":
+            return
+        await self.session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(k) FROM "
+                "(SELECT DISTINCT hashtext(w) AS k FROM unnest(:wamids) AS w ORDER BY k) AS keys"
+            ).bindparams(bindparam("wamids", type_=ARRAY(String()))),
+            {"wamids": sorted(set(message_ids))},
+        )
 
     async def insert_ignore(self, rows: list[dict[str, Any]]) -> int:
         """Insert status rows, skipping (wamid, status) pairs already stored.
@@ -81,6 +102,7 @@ class StatusRepository:
 
         Meta's 'sent' webhook can arrive before the Graph API's answer to our send.
         """
+        await self.lock_messages([message_id])
         result = await self.session.execute(
             select(MessageStatusUpdate).where(MessageStatusUpdate.message_id == message_id)
         )

@@ -226,6 +226,7 @@ async def _store_statuses(
         row = status_row(status, received_at)
         rows.setdefault((row["message_id"], row["status"]), row)
     repository = StatusRepository(session)
+    await repository.lock_messages([wamid for wamid, _status in rows])
     new = 0
     for batch in _batches(list(rows.values()), STATUS_BATCH):
         new += await repository.insert_ignore(batch)
