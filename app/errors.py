@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -63,6 +64,36 @@ class PayloadTooLarge(DomainError):
 
     status_code = 413
     error = "payload_too_large"
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of every error response, as documented in OpenAPI."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"error": "not_found", "detail": "no such message"}]},
+    )
+
+    error: str
+    detail: str
+
+
+# What each error status means for a route of the JSON API, for its OpenAPI `responses`.
+_ERROR_DESCRIPTIONS = {
+    400: "The request cannot be understood",
+    401: "No API key, or not a valid one (send `Authorization: Bearer <key>`)",
+    404: "Nothing with that id exists",
+    413: "The body is larger than the configured limit",
+    422: "A parameter or the body is invalid; `detail` says which and why",
+}
+
+
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting the given error statuses with the error body."""
+    return {
+        code: {"model": ErrorBody, "description": _ERROR_DESCRIPTIONS[code]}
+        for code in status_codes
+    }
 
 
 def error_response(status_code: int, body: dict[str, Any]) -> JSONResponse:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import create_engine, session_factory
+from app.media.storage import MediaStorage, create_storage
 from app.outbound.graph import GraphClient
 
 
@@ -21,6 +22,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
     graph: GraphClient
+    storage: MediaStorage
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -33,9 +35,11 @@ class Runtime:
             sessions=session_factory(engine),
             http=http,
             graph=GraphClient(http, settings),
+            storage=create_storage(settings),
         )
 
     async def close(self) -> None:
         """Release connections; safe to call once at shutdown."""
         await self.http.aclose()
+        await self.storage.close()
         await self.engine.dispose()
