@@ -45,6 +45,24 @@ def serve(args: argparse.Namespace) -> None:
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True)
 
 
+def worker(args: argparse.Namespace) -> None:
+    """Run only the job worker (for scale, beside web processes started with the worker off)."""
+    import asyncio
+    import logging
+
+    from app.jobs.worker import run_worker
+
+    settings = _load_settings()
+    if args.concurrency:
+        settings.worker_concurrency = args.concurrency
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # One line per Graph API call would drown the job outcomes.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    asyncio.run(run_worker(settings))
+
+
 def migrate(_args: argparse.Namespace) -> None:
     """Apply every pending migration and exit."""
     upgrade_database(Settings().database_url)
@@ -69,6 +87,14 @@ def main(argv: list[str] | None = None) -> None:
     p_serve.add_argument("--host", default=None, help="address to bind (default: HOST)")
     p_serve.add_argument("--port", type=int, default=None, help="port (default: PORT or 8000)")
     p_serve.set_defaults(func=serve)
+    p_worker = sub.add_parser("worker", help="run the background job worker")
+    p_worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="jobs run at once (default: WORKER_CONCURRENCY)",
+    )
+    p_worker.set_defaults(func=worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
     sub.add_parser(
         "hash-password", help="print an ADMIN_PASSWORD_HASH for a password read from stdin"

@@ -22,6 +22,7 @@ from tests.support.databases import (
     create_database,
     postgres_available,
 )
+from tests.support.fake_graph import FakeGraph
 from tests.support.signing import signature
 
 APP_SECRET = "test-app-secret"
@@ -144,6 +145,13 @@ async def session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
     """A session of its own, for looking at what the app stored."""
     async with runtime.sessions() as db:
         yield db
+
+
+@pytest.fixture
+def fake_graph() -> Iterator[FakeGraph]:
+    """A fake Graph API on a local port; point a service at it with `fake_graph.env()`."""
+    with FakeGraph(access_token=ACCESS_TOKEN) as fake:
+        yield fake
 
 
 def signed_headers(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:

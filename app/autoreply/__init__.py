@@ -1,0 +1,1 @@
+"""Automatic replies: greeting, away message and call instructions."""

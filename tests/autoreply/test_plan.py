@@ -1,0 +1,265 @@
+"""Auto-replies planned by webhook deliveries: each reply a job, written with the message."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from app.autoreply import rules
+from app.autoreply.service import REPLY_SPACING, plan_replies
+from app.db import utcnow
+from app.models import AutoReplyLog
+from app.runtime import Runtime
+from app.webhook.service import IngestResult, NewInboundMessage
+from tests.autoreply.conftest import (
+    AWAY,
+    CALL_INSTRUCTIONS,
+    CLOSED,
+    GREETING,
+    OPEN,
+    auto_replies,
+    planned,
+)
+from tests.conftest import make_settings
+from tests.support.payloads import (
+    call_event,
+    calls_value,
+    change,
+    deliver,
+    encode,
+    entry,
+    inbound,
+    reaction_message,
+    text_message,
+    webhook,
+)
+from tests.webhook.stored import conversations
+
+
+async def _ok(response: httpx.Response) -> None:
+    assert response.status_code == 200, response.text
+
+
+async def test_first_message_of_a_new_conversation_gets_one_greeting(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=OPEN))))
+
+    [job] = await auto_replies(runtime)
+    [conversation] = await conversations(runtime)
+    assert job.payload == {
+        "conversation_id": conversation.id,
+        "rule": rules.GREETING,
+        "text": GREETING,
+    }
+    assert job.state == "queued"
+
+
+async def test_later_messages_get_no_greeting(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=OPEN))))
+    await _ok(await deliver(client, inbound(text_message("Are you there?", timestamp=OPEN))))
+
+    assert await planned(runtime) == [(rules.GREETING, GREETING)]
+
+
+async def test_redelivered_first_message_gets_no_second_greeting(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    body = encode(inbound(text_message("Hi", timestamp=OPEN)))
+
+    await _ok(await deliver(client, body))
+    await _ok(await deliver(client, body))
+
+    assert await planned(runtime) == [(rules.GREETING, GREETING)]
+
+
+async def test_concurrent_redeliveries_of_a_first_message_plan_one_greeting(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    body = encode(inbound(text_message("Hi", timestamp=OPEN)))
+
+    responses = await asyncio.gather(*(deliver(client, body) for _ in range(5)))
+
+    assert [r.status_code for r in responses] == [200] * 5
+    assert await planned(runtime) == [(rules.GREETING, GREETING)]
+
+
+async def test_message_outside_business_hours_gets_the_away_message(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=OPEN))))
+    await _ok(await deliver(client, inbound(text_message("Hello?", timestamp=CLOSED))))
+
+    assert await planned(runtime) == [(rules.GREETING, GREETING), (rules.AWAY, AWAY)]
+
+
+async def test_first_message_outside_hours_gets_the_greeting_then_the_away_message(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=CLOSED))))
+
+    assert await planned(runtime) == [(rules.GREETING, GREETING), (rules.AWAY, AWAY)]
+    greeting, away = await auto_replies(runtime)
+    assert away.run_after - greeting.run_after >= REPLY_SPACING
+
+
+async def test_away_message_waits_out_its_cooldown(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=CLOSED))))
+    await _ok(await deliver(client, inbound(text_message("Anyone?", timestamp=CLOSED))))
+
+    assert [rule for rule, _ in await planned(runtime)] == [rules.GREETING, rules.AWAY]
+
+
+async def test_rule_answers_again_once_its_cooldown_is_over(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Can I call you?", timestamp=OPEN))))
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(AutoReplyLog).values(last_sent_at=utcnow() - timedelta(seconds=3601))
+        )
+
+    await _ok(await deliver(client, inbound(text_message("Please call me", timestamp=OPEN))))
+
+    assert [rule for rule, _ in await planned(runtime)] == [
+        rules.GREETING,
+        rules.CALL_INSTRUCTIONS,
+        rules.CALL_INSTRUCTIONS,
+    ]
+
+
+async def test_message_asking_for_a_call_gets_the_call_instructions(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=OPEN))))
+    await _ok(await deliver(client, inbound(text_message("Can I CALL you?", timestamp=OPEN))))
+    await _ok(await deliver(client, inbound(text_message("I recall the order", timestamp=OPEN))))
+
+    assert await planned(runtime) == [
+        (rules.GREETING, GREETING),
+        (rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS),
+    ]
+
+
+async def test_reaction_gets_no_reply_even_when_closed(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=OPEN))))
+    reaction = reaction_message("wamid.HBgMOTE5ODc2NTQzMjEwFQIAERgSOUT", timestamp=CLOSED)
+
+    await _ok(await deliver(client, inbound(reaction)))
+
+    assert await planned(runtime) == [(rules.GREETING, GREETING)]
+
+
+def _calls(*events: dict[str, object]) -> bytes:
+    return encode(webhook(entry(change(calls_value(*events), field="calls"))))
+
+
+async def test_call_from_a_customer_who_wrote_today_gets_the_call_instructions(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi"))))
+
+    await _ok(await deliver(client, _calls(call_event(event="connect"))))
+
+    assert await planned(runtime) == [
+        (rules.GREETING, GREETING),
+        (rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS),
+    ]
+
+
+async def test_connect_and_terminate_of_one_call_get_one_answer(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi"))))
+
+    await _ok(await deliver(client, _calls(call_event(event="connect"))))
+    await _ok(await deliver(client, _calls(call_event(event="terminate"))))
+
+    assert [rule for rule, _ in await planned(runtime)] == [
+        rules.GREETING,
+        rules.CALL_INSTRUCTIONS,
+    ]
+
+
+async def test_call_from_someone_who_never_wrote_is_skipped_with_the_reason_logged(
+    client: httpx.AsyncClient, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="app.autoreply.service"):
+        await _ok(await deliver(client, _calls(call_event(from_="447700900123"))))
+
+    assert await planned(runtime) == []
+    assert "only a template could reach them" in caplog.text
+
+
+async def test_call_from_a_customer_whose_window_closed_is_skipped(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=OPEN))))
+
+    await _ok(await deliver(client, _calls(call_event())))
+
+    assert await planned(runtime) == [(rules.GREETING, GREETING)]
+
+
+async def test_nothing_is_planned_when_no_reply_is_configured(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    settings = make_settings("sqlite+aiosqlite:///:memory:", tmp_path)
+    result = IngestResult(
+        event_id=1,
+        messages=[
+            NewInboundMessage(
+                wamid="wamid.A",
+                conversation_id=1,
+                message_type="text",
+                text_body="call me",
+                timestamp=CLOSED,
+                first_in_conversation=True,
+            )
+        ],
+        new_statuses=0,
+        calls=[],
+    )
+    async with runtime.sessions.begin() as session:
+        assert await plan_replies(session, settings, result) == []
+
+
+async def test_unusable_business_hours_turn_the_away_message_off_without_failing_the_webhook(
+    runtime: Runtime, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(
+        "sqlite+aiosqlite:///:memory:",
+        tmp_path,
+        away_message="Closed",
+        business_timezone="Nowhere/Atlantis",
+    )
+    result = IngestResult(
+        event_id=1,
+        messages=[
+            NewInboundMessage(
+                wamid="wamid.A",
+                conversation_id=None,
+                message_type="text",
+                text_body="hi",
+                timestamp=CLOSED,
+                first_in_conversation=False,
+            )
+        ],
+        new_statuses=0,
+        calls=[],
+    )
+    with caplog.at_level(logging.ERROR, logger="app.autoreply.service"):
+        async with runtime.sessions.begin() as session:
+            assert await plan_replies(session, settings, result) == []
+
+    assert "business_timezone" in caplog.text
