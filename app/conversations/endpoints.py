@@ -1,5 +1,72 @@
-"""Routes of the conversations domain."""
+"""Routes of the conversations domain: list, read and annotate conversations."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from app.conversations import service
+from app.conversations.schemas import (
+    ConversationList,
+    ConversationListParams,
+    ConversationNotesUpdate,
+    ConversationOut,
+)
+from app.deps import ApiKeyDep, SessionDep
+from app.errors import error_responses
+
+router = APIRouter(tags=["conversations"], dependencies=[ApiKeyDep], responses=error_responses(401))
+
+ConversationIdPath = Annotated[int, Path(ge=1, description="The conversation's id.", examples=[87])]
+
+
+@router.get(
+    "/conversations/",
+    response_model=ConversationList,
+    summary="List conversations, latest activity first",
+    responses=error_responses(422),
+)
+async def list_conversations(
+    session: SessionDep, params: Annotated[ConversationListParams, Query()]
+) -> ConversationList:
+    """Conversations ordered by their last message, newest first; those without
+    messages come last.
+
+    Pages are keyset-paginated: pass a page's `next_cursor` as `cursor` to get the next
+    one. `count` is the number of conversations in this page.
+    """
+    page = await service.list_conversations(session, params)
+    return ConversationList(
+        count=len(page.items),
+        conversations=[ConversationOut.model_validate(c) for c in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=ConversationOut,
+    summary="Get one conversation",
+    responses=error_responses(404, 422),
+)
+async def get_conversation(
+    session: SessionDep, conversation_id: ConversationIdPath
+) -> ConversationOut:
+    """The conversation with this id, with its counters."""
+    conversation = await service.get_conversation(session, conversation_id)
+    return ConversationOut.model_validate(conversation)
+
+
+@router.patch(
+    "/conversations/{conversation_id}",
+    response_model=ConversationOut,
+    summary="Edit a conversation's notes",
+    responses=error_responses(404, 422),
+)
+async def update_conversation(
+    session: SessionDep, conversation_id: ConversationIdPath, body: ConversationNotesUpdate
+) -> ConversationOut:
+    """Replace the notes of the conversation with this id; no other field can be edited."""
+    conversation = await service.update_notes(session, conversation_id, body.notes)
+    return ConversationOut.model_validate(conversation)

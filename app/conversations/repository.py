@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import case, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import UTCDateTime
 from app.models import Conversation
+from app.pagination import Cursor
 from app.upsert import dialect_insert
 
 
@@ -144,3 +145,73 @@ class ConversationRepository:
                 )
             )
         )
+
+    async def list_ids_by_phone_number(self, phone_number: str) -> list[int]:
+        """Ids of the conversations (one per business number) with this customer number."""
+        result = await self.session.execute(
+            select(Conversation.id)
+            .where(Conversation.phone_number == phone_number)
+            .order_by(Conversation.id)
+        )
+        return list(result.scalars())
+
+    async def list_latest_activity_first(
+        self,
+        *,
+        limit: int,
+        after: Cursor | None = None,
+        unread: bool | None = None,
+        text: str | None = None,
+        digits: str | None = None,
+    ) -> list[Conversation]:
+        """Up to `limit` conversations, latest message first, those without messages last.
+
+        `unread` True keeps conversations with unread messages, False those without.
+        `text` matches the contact name case-insensitively; `digits`, when given, also
+        matches numbers containing them. Conversations with a last_message_at come from
+        a backward scan of the (last_message_at, id) index; the rare ones without follow
+        by id, in a second query only when the first does not fill the page.
+        """
+        conditions: list[ColumnElement[bool]] = []
+        if unread is True:
+            conditions.append(Conversation.unread_count > 0)
+        elif unread is False:
+            conditions.append(Conversation.unread_count == 0)
+        if text is not None:
+            matches = [Conversation.contact_name.icontains(text, autoescape=True)]
+            if digits:
+                matches.append(Conversation.phone_number.contains(digits, autoescape=True))
+            conditions.append(or_(*matches))
+        found: list[Conversation] = []
+        if after is None or after.at is not None:
+            dated = select(Conversation).where(
+                *conditions, Conversation.last_message_at.is_not(None)
+            )
+            if after is not None:
+                dated = dated.where(
+                    tuple_(Conversation.last_message_at, Conversation.id)
+                    < tuple_(literal(after.at, UTCDateTime()), literal(after.id))
+                )
+            result = await self.session.execute(
+                dated.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(
+                    limit
+                )
+            )
+            found.extend(result.scalars())
+        if len(found) < limit:
+            undated = select(Conversation).where(
+                *conditions, Conversation.last_message_at.is_(None)
+            )
+            if after is not None and after.at is None:
+                undated = undated.where(Conversation.id < after.id)
+            result = await self.session.execute(
+                undated.order_by(Conversation.id.desc()).limit(limit - len(found))
+            )
+            found.extend(result.scalars())
+        return found
+
+    async def set_notes(self, conversation: Conversation, notes: str) -> Conversation:
+        """Replace a conversation's notes (the one field people edit)."""
+        conversation.notes = notes
+        await self.session.flush()
+        return conversation

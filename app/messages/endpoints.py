@@ -1,5 +1,101 @@
-"""Routes of the messages domain."""
+"""Routes of the messages domain: list, read, annotate and mark messages read."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from app.deps import ApiKeyDep, SessionDep, SettingsDep
+from app.errors import error_responses
+from app.messages import service
+from app.messages.schemas import (
+    EXAMPLE_WAMID,
+    MarkReadRequest,
+    MarkReadResponse,
+    MessageList,
+    MessageListParams,
+    MessageNotesUpdate,
+    MessageOut,
+)
+
+router = APIRouter(tags=["messages"], dependencies=[ApiKeyDep], responses=error_responses(401))
+
+# A wamid is base64 after `wamid.`, which may contain `/`: match the rest of the path.
+MessageIdPath = Annotated[
+    str, Path(description="Meta's message id (wamid).", examples=[EXAMPLE_WAMID], min_length=1)
+]
+
+
+@router.get(
+    "/messages/",
+    response_model=MessageList,
+    summary="List messages, newest first",
+    responses=error_responses(422),
+)
+async def list_messages(
+    session: SessionDep, params: Annotated[MessageListParams, Query()]
+) -> MessageList:
+    """Messages matching every filter given, newest first (by timestamp, then id).
+
+    Pages are keyset-paginated: pass a page's `next_cursor` as `cursor` to get the next
+    one. Messages that arrive meanwhile never shift later pages. `count` is the number of
+    messages in this page.
+    """
+    page = await service.list_messages(session, params)
+    return MessageList(
+        count=len(page.items),
+        messages=[MessageOut.model_validate(m) for m in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/messages/{message_id:path}",
+    response_model=MessageOut,
+    summary="Get one message",
+    responses=error_responses(404, 422),
+)
+async def get_message(session: SessionDep, message_id: MessageIdPath) -> MessageOut:
+    """The message with this wamid."""
+    return MessageOut.model_validate(await service.get_message(session, message_id))
+
+
+@router.patch(
+    "/messages/{message_id:path}",
+    response_model=MessageOut,
+    summary="Edit a message's notes",
+    responses=error_responses(404, 422),
+)
+async def update_message(
+    session: SessionDep, message_id: MessageIdPath, body: MessageNotesUpdate
+) -> MessageOut:
+    """Replace the notes of the message with this wamid; no other field can be edited."""
+    message = await service.update_notes(session, message_id, body.notes)
+    return MessageOut.model_validate(message)
+
+
+@router.post(
+    "/mark-read/",
+    response_model=MarkReadResponse,
+    summary="Mark inbound messages read",
+    responses=error_responses(404, 422),
+)
+async def mark_read(
+    session: SessionDep, settings: SettingsDep, body: MarkReadRequest
+) -> MarkReadResponse:
+    """Mark unread inbound messages read, chosen by `message_ids`, `conversation_id` or
+    `phone_number` (exactly one; the number written any way).
+
+    Each conversation's `unread_count` falls by exactly the number of its messages this
+    call marked, never below zero; calling again changes nothing. 404 when the
+    conversation or the number is unknown.
+    """
+    result = await service.mark_read(
+        session,
+        settings,
+        message_ids=body.message_ids,
+        conversation_id=body.conversation_id,
+        phone_number=body.phone_number,
+    )
+    return MarkReadResponse(marked=result.marked, conversations=result.conversation_ids)

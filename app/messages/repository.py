@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Message
+from app.db import UTCDateTime
+from app.models import Conversation, Direction, Message, MessageStatus
+from app.pagination import Cursor
 from app.upsert import dialect_insert
+
+
+@dataclass(frozen=True)
+class ReadMark:
+    """An inbound message that one mark-read call moved from received to read."""
+
+    id: int
+    message_id: str
+    conversation_id: int | None
+    phone_number_id: str
+    timestamp: datetime
 
 
 class MessageRepository:
@@ -44,3 +60,120 @@ class MessageRepository:
     async def get_by_id(self, id_: int) -> Message | None:
         """The message with this primary key, or None."""
         return await self.session.get(Message, id_)
+
+    async def list_newest_first(
+        self,
+        *,
+        limit: int,
+        after: Cursor | None = None,
+        phone_number: str | None = None,
+        message_type: str | None = None,
+        direction: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+        conversation_id: int | None = None,
+    ) -> list[Message]:
+        """Up to `limit` messages matching every given filter, newest first.
+
+        Ordered by (timestamp, id) descending and continued after `after` with a row-value
+        comparison, which both databases answer from the (timestamp, id) index. `since` is
+        inclusive, `until` exclusive. `text` matches text_body, caption or from_name,
+        case-insensitively, as plain text (LIKE wildcards in it are escaped).
+        """
+        conditions: list[ColumnElement[bool]] = []
+        if phone_number is not None:
+            conditions.append(await self._involving(phone_number))
+        if message_type is not None:
+            conditions.append(Message.message_type == message_type)
+        if direction is not None:
+            conditions.append(Message.direction == direction)
+        if status is not None:
+            conditions.append(Message.status == status)
+        if since is not None:
+            conditions.append(Message.timestamp >= since)
+        if until is not None:
+            conditions.append(Message.timestamp < until)
+        if text is not None:
+            conditions.append(
+                or_(
+                    Message.text_body.icontains(text, autoescape=True),
+                    Message.caption.icontains(text, autoescape=True),
+                    Message.from_name.icontains(text, autoescape=True),
+                )
+            )
+        if conversation_id is not None:
+            conditions.append(Message.conversation_id == conversation_id)
+        if after is not None:
+            conditions.append(
+                tuple_(Message.timestamp, Message.id)
+                < tuple_(literal(after.at, UTCDateTime()), literal(after.id))
+            )
+        result = await self.session.execute(
+            select(Message)
+            .where(*conditions)
+            .order_by(Message.timestamp.desc(), Message.id.desc())
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def _involving(self, phone_number: str) -> ColumnElement[bool]:
+        """Messages from or to a customer number, or in its conversations.
+
+        The conversation ids are looked up first so that every branch of the OR can use
+        an index (to_number has none, so it is only checked for the rare messages that
+        belong to no conversation); on PostgreSQL this becomes a BitmapOr instead of a
+        scan of every message.
+        """
+        found = await self.session.execute(
+            select(Conversation.id).where(Conversation.phone_number == phone_number)
+        )
+        conversation_ids = list(found.scalars())
+        return or_(
+            Message.from_number == phone_number,
+            Message.conversation_id.in_(conversation_ids),
+            and_(Message.conversation_id.is_(None), Message.to_number == phone_number),
+        )
+
+    async def mark_received_as_read(
+        self,
+        *,
+        read_at: datetime,
+        message_ids: Sequence[str] | None = None,
+        conversation_ids: Sequence[int] | None = None,
+    ) -> list[ReadMark]:
+        """Move inbound `received` messages to `read` and return exactly those it moved.
+
+        One conditional UPDATE … RETURNING: of two concurrent calls for the same messages,
+        each row is returned to only one of them (the other finds it no longer
+        `received`), so callers can lower unread counters by what they get back.
+        """
+        conditions: list[ColumnElement[bool]] = [
+            Message.direction == Direction.INBOUND,
+            Message.status == MessageStatus.RECEIVED,
+        ]
+        if message_ids is not None:
+            conditions.append(Message.message_id.in_(message_ids))
+        if conversation_ids is not None:
+            conditions.append(Message.conversation_id.in_(conversation_ids))
+        result = await self.session.execute(
+            update(Message)
+            .where(*conditions)
+            .values(status=MessageStatus.READ, status_at=read_at)
+            .returning(
+                Message.id,
+                Message.message_id,
+                Message.conversation_id,
+                Message.phone_number_id,
+                Message.timestamp,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return [ReadMark(*row) for row in result.all()]
+
+    async def set_notes(self, message: Message, notes: str) -> Message:
+        """Replace a message's notes (the one field people edit)."""
+        message.notes = notes
+        await self.session.flush()
+        return message

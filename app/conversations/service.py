@@ -1,0 +1,51 @@
+"""What the conversations API does: list and find conversations, edit their notes."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.conversations.exceptions import ConversationNotFound
+from app.conversations.repository import ConversationRepository
+from app.conversations.schemas import ConversationListParams
+from app.models import Conversation
+from app.pagination import Cursor, Page, decode_cursor, paginate
+from app.phone import partial_number_digits
+
+LIST_NAME = "conversations"
+
+
+def _sort_key(conversation: Conversation) -> Cursor:
+    return Cursor(at=conversation.last_message_at, id=conversation.id)
+
+
+async def list_conversations(
+    session: AsyncSession, params: ConversationListParams
+) -> Page[Conversation]:
+    """A page of conversations matching `params`, latest activity first."""
+    after = decode_cursor(LIST_NAME, params.cursor) if params.cursor is not None else None
+    digits = partial_number_digits(params.q) if params.q else None
+    rows = await ConversationRepository(session).list_latest_activity_first(
+        limit=params.limit + 1,
+        after=after,
+        unread=params.unread,
+        text=params.q,
+        digits=digits,
+    )
+    return paginate(rows, params.limit, LIST_NAME, _sort_key)
+
+
+async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
+    """The conversation with this id, or ConversationNotFound."""
+    conversation = await ConversationRepository(session).get_by_id(conversation_id)
+    if conversation is None:
+        raise ConversationNotFound.by_id(conversation_id)
+    return conversation
+
+
+async def update_notes(session: AsyncSession, conversation_id: int, notes: str) -> Conversation:
+    """Replace the notes of a conversation; ConversationNotFound if there is none."""
+    repository = ConversationRepository(session)
+    conversation = await repository.get_by_id(conversation_id)
+    if conversation is None:
+        raise ConversationNotFound.by_id(conversation_id)
+    return await repository.set_notes(conversation, notes)

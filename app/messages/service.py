@@ -1,0 +1,146 @@
+"""What the messages API does: list and find messages, edit notes, mark messages read."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.conversations.exceptions import ConversationNotFound
+from app.conversations.repository import ConversationRepository
+from app.db import utcnow
+from app.jobs import kinds
+from app.jobs.repository import JobRepository
+from app.messages.exceptions import InvalidMarkReadRequest, MessageNotFound
+from app.messages.repository import MessageRepository, ReadMark
+from app.messages.schemas import MessageListParams
+from app.models import Message
+from app.pagination import Cursor, Page, decode_cursor, paginate
+from app.phone import InvalidPhoneNumber, normalize_phone_number
+
+LIST_NAME = "messages"
+
+
+def _sort_key(message: Message) -> Cursor:
+    return Cursor(at=message.timestamp, id=message.id)
+
+
+async def list_messages(session: AsyncSession, params: MessageListParams) -> Page[Message]:
+    """A page of the messages matching `params`, newest first, and the next page's cursor."""
+    after = decode_cursor(LIST_NAME, params.cursor) if params.cursor is not None else None
+    rows = await MessageRepository(session).list_newest_first(
+        limit=params.limit + 1,
+        after=after,
+        phone_number=params.phone,
+        message_type=params.message_type,
+        direction=params.direction,
+        status=params.status,
+        since=params.since,
+        until=params.until,
+        text=params.q,
+        conversation_id=params.conversation,
+    )
+    return paginate(rows, params.limit, LIST_NAME, _sort_key)
+
+
+async def get_message(session: AsyncSession, message_id: str) -> Message:
+    """The message with this wamid, or MessageNotFound."""
+    message = await MessageRepository(session).get_by_message_id(message_id)
+    if message is None:
+        raise MessageNotFound(message_id)
+    return message
+
+
+async def update_notes(session: AsyncSession, message_id: str, notes: str) -> Message:
+    """Replace the notes of the message with this wamid; MessageNotFound if there is none."""
+    repository = MessageRepository(session)
+    message = await repository.get_by_message_id(message_id)
+    if message is None:
+        raise MessageNotFound(message_id)
+    return await repository.set_notes(message, notes)
+
+
+@dataclass(frozen=True)
+class MarkReadResult:
+    """What a mark-read changed: messages newly read, conversations whose counter fell."""
+
+    marked: int
+    conversation_ids: list[int]
+
+
+async def _conversations_to_mark(
+    session: AsyncSession, conversation_id: int | None, phone_number: str | None
+) -> list[int]:
+    repository = ConversationRepository(session)
+    if conversation_id is not None:
+        if await repository.get_by_id(conversation_id) is None:
+            raise ConversationNotFound.by_id(conversation_id)
+        return [conversation_id]
+    assert phone_number is not None
+    try:
+        number = normalize_phone_number(phone_number)
+    except InvalidPhoneNumber as exc:
+        raise InvalidMarkReadRequest(f"phone_number: {exc}") from None
+    ids = await repository.list_ids_by_phone_number(number)
+    if not ids:
+        raise ConversationNotFound.by_phone_number(number)
+    return ids
+
+
+async def mark_read(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    message_ids: Sequence[str] | None = None,
+    conversation_id: int | None = None,
+    phone_number: str | None = None,
+) -> MarkReadResult:
+    """Mark inbound messages read: these wamids, a conversation's, or a customer number's.
+
+    Exactly one of the three must be given. Only messages still `received` change, and
+    each conversation's unread_count falls by exactly how many of its messages this call
+    changed (never below zero), so repeating a call, or racing another one, changes
+    nothing twice. With `send_read_receipts`, one read-receipt job per conversation is
+    written in the same transaction, for its newest message marked here (Meta marks
+    that message and every earlier one read).
+    """
+    given = [v for v in (message_ids, conversation_id, phone_number) if v is not None]
+    if len(given) != 1:
+        raise InvalidMarkReadRequest(
+            "give exactly one of message_ids, conversation_id or phone_number"
+        )
+    if message_ids is not None and not message_ids:
+        raise InvalidMarkReadRequest("message_ids must name at least one message")
+
+    messages = MessageRepository(session)
+    if message_ids is not None:
+        marks = await messages.mark_received_as_read(read_at=utcnow(), message_ids=message_ids)
+    else:
+        conversation_ids = await _conversations_to_mark(session, conversation_id, phone_number)
+        marks = await messages.mark_received_as_read(
+            read_at=utcnow(), conversation_ids=conversation_ids
+        )
+
+    by_conversation: dict[int, list[ReadMark]] = defaultdict(list)
+    for mark in marks:
+        if mark.conversation_id is not None:
+            by_conversation[mark.conversation_id].append(mark)
+
+    conversations = ConversationRepository(session)
+    jobs = JobRepository(session)
+    # Sorted, so concurrent calls lock conversation rows in the same order.
+    touched = sorted(by_conversation)
+    for conversation in touched:
+        marked_here = by_conversation[conversation]
+        await conversations.remove_unread(conversation, len(marked_here))
+        if settings.send_read_receipts:
+            newest = max(marked_here, key=lambda m: (m.timestamp, m.id))
+            await jobs.enqueue(
+                kinds.READ_RECEIPT,
+                {"message_id": newest.message_id, "phone_number_id": newest.phone_number_id},
+                max_attempts=settings.job_max_attempts,
+            )
+    return MarkReadResult(marked=len(marks), conversation_ids=touched)
