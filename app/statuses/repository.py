@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import String
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import String
 
 from app.db import UTCDateTime
 from app.models import OUTBOUND_STATUS_RANK, Direction, Message, MessageStatusUpdate
