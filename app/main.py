@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.admin import ADMIN_OFF_MESSAGE
 from app.config import Settings, get_settings
 from app.conversations.endpoints import router as conversations_router
 from app.errors import install_error_handlers
 from app.health.endpoints import router as health_router
 from app.jobs.endpoints import router as jobs_router
+from app.jobs.worker import Worker
 from app.log import install_redaction
 from app.media.endpoints import router as media_router
 from app.messages.endpoints import router as messages_router
 from app.middleware import BodySizeLimit
+from app.outbound.endpoints import router as outbound_router
 from app.runtime import Runtime
 from app.webhook.endpoints import router as webhook_router
+
+logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/whatsapp"
 # Media uploads carry files far larger than any webhook; they check their own limit.
@@ -40,9 +46,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = Worker(runtime) if settings.worker_enabled else None
+        if worker is not None:
+            await worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await runtime.close()
 
     app = FastAPI(
@@ -59,7 +70,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(webhook_router, prefix=API_PREFIX)
     app.include_router(messages_router, prefix=API_PREFIX)
+    app.include_router(outbound_router, prefix=API_PREFIX)
     app.include_router(conversations_router, prefix=API_PREFIX)
     app.include_router(media_router, prefix=API_PREFIX)
     app.include_router(jobs_router, prefix=API_PREFIX)
+    if settings.admin_enabled:
+        # Imported here so that sqladmin is loaded only when the panel is on.
+        from app.admin.setup import mount_admin
+
+        mount_admin(app, runtime)
+    else:
+        logger.warning(ADMIN_OFF_MESSAGE)
     return app

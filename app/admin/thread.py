@@ -1,0 +1,183 @@
+"""A conversation as a chat: its messages in time order, media inline, statuses shown,
+and a reply box that sends text through the same service as the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from markupsafe import Markup
+from sqladmin import Flash, ModelView
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from app.admin.base import format_time
+from app.admin.media import media_markup
+from app.admin.repository import AdminRepository
+from app.conversations.repository import ConversationRepository
+from app.db import utcnow
+from app.errors import DomainError
+from app.messages.repository import MessageRepository
+from app.models import Conversation, Direction, Message, MessageStatusUpdate
+from app.outbound.exceptions import OutsideCustomerServiceWindow
+from app.outbound.schemas import MAX_TEXT_BODY
+from app.outbound.service import CUSTOMER_SERVICE_WINDOW, send_text
+from app.pagination import Cursor, InvalidCursor, decode_cursor, encode_cursor
+from app.runtime import Runtime
+
+THREAD_TEMPLATE = "inbox/thread.html"
+THREAD_ROUTE = "admin:view-conversation-thread"
+REPLY_ROUTE = "admin:view-conversation-reply"
+CURSOR_LIST = "admin-thread"
+PAGE_SIZE = 100
+
+
+def admin_runtime(request: Request) -> Runtime:
+    """The process's Runtime, which mount_admin put on the admin app's state."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+@dataclass
+class ThreadItem:
+    """One message of the thread with what the page shows beside it."""
+
+    message: Message
+    outbound: bool
+    media: Markup
+    statuses: list[MessageStatusUpdate]
+    time: str
+    errors: str
+
+
+def error_text(errors: object) -> str:
+    """Meta's errors of a failed message as one line: `title (code); …`."""
+    if not isinstance(errors, list):
+        return ""
+    parts = []
+    for error in errors:
+        if isinstance(error, dict):
+            title = error.get("title") or error.get("message") or "error"
+            parts.append(f"{title} ({error.get('code')})" if error.get("code") else str(title))
+    return "; ".join(parts)
+
+
+def window_closes_at(conversation: Conversation) -> datetime | None:
+    """When the customer service window closes (None if the customer never wrote)."""
+    if conversation.last_inbound_at is None:
+        return None
+    return conversation.last_inbound_at + CUSTOMER_SERVICE_WINDOW
+
+
+def _conversation_id(request: Request) -> int:
+    pk = str(request.path_params.get("pk", ""))
+    if not pk.isdigit():
+        raise HTTPException(status_code=404, detail=f"no conversation with id {pk!r}")
+    return int(pk)
+
+
+async def _render(
+    view: ModelView,
+    request: Request,
+    conversation_id: int,
+    *,
+    error: str | None = None,
+    draft: str = "",
+    status_code: int = 200,
+) -> Response:
+    runtime = admin_runtime(request)
+    before = request.query_params.get("before")
+    try:
+        after = decode_cursor(CURSOR_LIST, before) if before else None
+    except InvalidCursor as exc:
+        raise HTTPException(status_code=400, detail=exc.detail) from exc
+    async with runtime.sessions() as session:
+        conversation = await ConversationRepository(session).get_by_id(conversation_id)
+        if conversation is None:
+            raise HTTPException(status_code=404, detail=f"no conversation {conversation_id}")
+        rows = await MessageRepository(session).list_newest_first(
+            limit=PAGE_SIZE + 1, after=after, conversation_id=conversation_id
+        )
+        page = rows[:PAGE_SIZE]
+        statuses = await AdminRepository(session).statuses_by_message([m.message_id for m in page])
+    earlier_url = None
+    if len(rows) > PAGE_SIZE:
+        oldest = page[-1]
+        token = encode_cursor(CURSOR_LIST, Cursor(at=oldest.timestamp, id=oldest.id))
+        earlier_url = str(request.url.include_query_params(before=token))
+    items = [
+        ThreadItem(
+            message=message,
+            outbound=message.direction == Direction.OUTBOUND,
+            media=media_markup(request, message),
+            statuses=statuses.get(message.message_id, []),
+            time=format_time(message.timestamp),
+            errors=error_text(message.errors),
+        )
+        for message in reversed(page)
+    ]
+    closes_at = window_closes_at(conversation)
+    context = {
+        "title": conversation.contact_name or conversation.phone_number or "Conversation",
+        "subtitle": conversation.phone_number or conversation.user_id or "",
+        "conversation": conversation,
+        "items": items,
+        "earlier_url": earlier_url,
+        "window_open": closes_at is not None and closes_at > utcnow(),
+        "window_closes_at": format_time(closes_at),
+        "last_inbound_at": format_time(conversation.last_inbound_at),
+        "reply_url": request.url_for(REPLY_ROUTE, pk=str(conversation_id)),
+        "max_reply_length": MAX_TEXT_BODY,
+        "error": error,
+        "draft": draft,
+        "format_time": format_time,
+    }
+    response: Response = await view.templates.TemplateResponse(
+        request, THREAD_TEMPLATE, context, status_code=status_code
+    )
+    return response
+
+
+async def thread_page(view: ModelView, request: Request) -> Response:
+    """The thread of the conversation named by the path's pk, newest page first."""
+    return await _render(view, request, _conversation_id(request))
+
+
+async def send_reply(view: ModelView, request: Request) -> Response:
+    """Send the reply box's text; back to the thread, or the thread with what went wrong.
+
+    An empty text, a closed 24-hour window, or any refusal of the send service (too
+    long, Meta's error) is shown on the page with the draft kept and its 4xx/5xx status.
+    """
+    conversation_id = _conversation_id(request)
+    form = await request.form()
+    body = str(form.get("body", "")).strip()
+    if not body:
+        return await _render(
+            view, request, conversation_id, error="Write a message first.", status_code=400
+        )
+    try:
+        await send_text(admin_runtime(request), conversation_id, body)
+    except OutsideCustomerServiceWindow as exc:
+        return await _render(
+            view,
+            request,
+            conversation_id,
+            error="Not sent: the 24-hour customer service window is closed. "
+            f"WhatsApp lets a business send free text only within 24 hours of the customer's "
+            f"last message ({exc.detail}).",
+            draft=body,
+            status_code=exc.status_code,
+        )
+    except DomainError as exc:
+        return await _render(
+            view,
+            request,
+            conversation_id,
+            error=f"Not sent: {exc.detail}",
+            draft=body,
+            status_code=exc.status_code,
+        )
+    Flash.success(request, "Reply sent.")
+    return RedirectResponse(request.url_for(THREAD_ROUTE, pk=str(conversation_id)), status_code=303)

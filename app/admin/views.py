@@ -1,0 +1,382 @@
+"""The admin's pages for each table: what is listed, searched, filtered and editable.
+
+Only notes are editable; nothing is created or deleted here. Messages, conversations,
+statuses, jobs and the raw event log are readable by everyone who can log in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from markupsafe import Markup
+from sqladmin import Flash, action, expose
+from sqladmin._types import COLUMN_FORMATTER_TYPE, MODEL_ATTR, ColumnFilter
+from sqladmin.filters import StaticValuesFilter
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from app.admin.base import DateBoundFilter, InboxModelView, format_time, pretty_json, shorten
+from app.admin.media import media_markup, media_response
+from app.admin.repository import AdminRepository
+from app.admin.thread import THREAD_ROUTE, admin_runtime, send_reply, thread_page
+from app.jobs import kinds
+from app.jobs.exceptions import JobNotFound, JobNotRetryable
+from app.jobs.service import retry_job
+from app.messages.service import mark_read
+from app.models import (
+    Conversation,
+    Direction,
+    Job,
+    JobState,
+    Message,
+    MessageStatus,
+    MessageStatusUpdate,
+    WebhookEvent,
+)
+
+MESSAGE_TYPES = [
+    (name, name)
+    for name in (
+        "text",
+        "image",
+        "video",
+        "audio",
+        "document",
+        "sticker",
+        "location",
+        "contacts",
+        "interactive",
+        "button",
+        "reaction",
+        "order",
+        "template",
+        "system",
+        "unsupported",
+    )
+]
+DIRECTIONS = [(Direction.INBOUND, "Inbound"), (Direction.OUTBOUND, "Outbound")]
+MESSAGE_STATUSES = [
+    (status, status)
+    for status in (
+        MessageStatus.RECEIVED,
+        MessageStatus.READ,
+        MessageStatus.QUEUED,
+        MessageStatus.ACCEPTED,
+        MessageStatus.SENT,
+        MessageStatus.DELIVERED,
+        MessageStatus.PLAYED,
+        MessageStatus.FAILED,
+    )
+]
+Formatters = dict[MODEL_ATTR, COLUMN_FORMATTER_TYPE]
+
+JOB_STATES = [(s, s) for s in (JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.DEAD)]
+JOB_KINDS = [
+    (k, k) for k in (kinds.MEDIA_DOWNLOAD, kinds.SEND_MESSAGE, kinds.READ_RECEIPT, kinds.AUTO_REPLY)
+]
+
+
+def _columns(model: Any) -> list[str]:
+    return [column.key for column in model.__table__.columns]
+
+
+def _selected_ids(request: Request) -> list[int]:
+    """The row ids an action was started on (`pks=1,2,3`), or a 400 saying what is wrong."""
+    parts = [part.strip() for part in request.query_params.get("pks", "").split(",")]
+    parts = [part for part in parts if part]
+    if not parts:
+        raise HTTPException(status_code=400, detail="Select at least one row first.")
+    if not all(part.isdigit() for part in parts):
+        raise HTTPException(status_code=400, detail="pks must be row ids separated by commas")
+    return [int(part) for part in parts]
+
+
+def _back(request: Request, identity: str) -> RedirectResponse:
+    """Back to the admin page the action was started from, else to the list."""
+    referer = request.headers.get("referer", "")
+    if referer.startswith(str(request.url_for("admin:index"))):
+        return RedirectResponse(referer, status_code=303)
+    return RedirectResponse(request.url_for("admin:list", identity=identity), status_code=303)
+
+
+def _thread_link(model: Any, _attribute: str, request: Request) -> Markup:
+    conversation_id = model.id if isinstance(model, Conversation) else model.conversation_id
+    if conversation_id is None:
+        return Markup("")
+    url = request.url_for(THREAD_ROUTE, pk=str(conversation_id))
+    return Markup('<a class="inbox-thread-link" href="{}">Open thread</a>').format(url)
+
+
+def _direction(model: Any, _attribute: str) -> str:
+    return "← in" if model.direction == Direction.INBOUND else "→ out"
+
+
+def _media(model: Any, _attribute: str, request: Request) -> Markup:
+    return media_markup(request, model)
+
+
+def _time_of(name: str) -> Callable[[Any, Any], str]:
+    return lambda model, _attribute: format_time(getattr(model, name))
+
+
+def _json_of(name: str) -> Callable[[Any, Any], Markup]:
+    return lambda model, _attribute: pretty_json(getattr(model, name))
+
+
+class MessageAdmin(InboxModelView, model=Message):
+    """Messages, newest first: search, filters, details with media, notes, mark read."""
+
+    name = "Message"
+    name_plural = "Messages"
+    icon = "fa-solid fa-comments"
+    details_template = "inbox/details.html"
+
+    column_list: ClassVar[list[MODEL_ATTR]] = [
+        "from_number",
+        "from_name",
+        "message_type",
+        "text_body",
+        "timestamp",
+        "direction",
+        "status",
+    ]
+    column_labels: ClassVar[dict[MODEL_ATTR, str]] = {
+        "from_number": "From",
+        "from_name": "Name",
+        "message_type": "Type",
+        "text_body": "Text or caption",
+        "timestamp": "Time",
+        "media": "Media",
+        "thread": "Thread",
+    }
+    column_formatters: ClassVar[Formatters] = {
+        "text_body": lambda m, _a: shorten(m.text_body or m.caption),
+        "timestamp": _time_of("timestamp"),
+        "direction": _direction,
+    }
+    column_searchable_list: ClassVar[list[MODEL_ATTR]] = [
+        "from_number",
+        "to_number",
+        "from_name",
+        "text_body",
+        "caption",
+    ]
+    column_filters: ClassVar[list[ColumnFilter]] = [
+        DateBoundFilter(Message.timestamp, end=False, title="From day", parameter_name="date_from"),
+        DateBoundFilter(Message.timestamp, end=True, title="To day", parameter_name="date_to"),
+        StaticValuesFilter(Message.message_type, MESSAGE_TYPES, title="Type"),
+        StaticValuesFilter(Message.direction, DIRECTIONS, title="Direction"),
+        StaticValuesFilter(Message.status, MESSAGE_STATUSES, title="Status"),
+    ]
+    column_sortable_list: ClassVar[list[MODEL_ATTR]] = ["timestamp"]
+    column_default_sort: ClassVar[list[tuple[str, bool]]] = [("timestamp", True), ("id", True)]
+
+    column_details_list: ClassVar[list[MODEL_ATTR]] = [
+        "media",
+        "thread",
+        *_columns(Message),
+        "conversation",
+    ]
+    column_formatters_detail: ClassVar[Formatters] = {
+        "media": _media,
+        "thread": _thread_link,
+        "raw": _json_of("raw"),
+        "errors": _json_of("errors"),
+        "timestamp": _time_of("timestamp"),
+        "status_at": _time_of("status_at"),
+        "created_at": _time_of("created_at"),
+    }
+    form_columns: ClassVar[list[MODEL_ATTR]] = ["notes"]
+
+    @action(name="mark-read", label="Mark as read")
+    async def mark_selected_read(self, request: Request) -> Response:
+        """Mark the selected inbound messages read through the messages service."""
+        ids = _selected_ids(request)
+        runtime = admin_runtime(request)
+        async with runtime.sessions() as session:
+            message_ids = await AdminRepository(session).message_ids_for(ids)
+            if not message_ids:
+                raise HTTPException(status_code=404, detail="None of the selected messages exist.")
+            result = await mark_read(session, runtime.settings, message_ids=message_ids)
+            await session.commit()
+        Flash.success(request, f"Marked {result.marked} of {len(message_ids)} as read.")
+        return _back(request, self.identity)
+
+    @expose("/media/{pk}", methods=["GET"])
+    async def media(self, request: Request) -> Response:
+        """The message's stored file, for the logged-in admin only."""
+        return await media_response(request, admin_runtime(request))
+
+
+class ConversationAdmin(InboxModelView, model=Conversation):
+    """Conversations, latest activity first, each with its thread."""
+
+    name = "Conversation"
+    name_plural = "Conversations"
+    icon = "fa-solid fa-address-book"
+    details_template = "inbox/details.html"
+
+    column_list: ClassVar[list[MODEL_ATTR]] = [
+        "contact_name",
+        "phone_number",
+        "message_count",
+        "unread_count",
+        "last_message_at",
+        "thread",
+    ]
+    column_labels: ClassVar[dict[MODEL_ATTR, str]] = {
+        "contact_name": "Contact",
+        "phone_number": "Number",
+        "last_message_at": "Last activity",
+        "thread": "Thread",
+    }
+    column_formatters: ClassVar[Formatters] = {
+        "last_message_at": _time_of("last_message_at"),
+        "thread": _thread_link,
+    }
+    column_searchable_list: ClassVar[list[MODEL_ATTR]] = ["contact_name", "phone_number", "user_id"]
+    column_sortable_list: ClassVar[list[MODEL_ATTR]] = [
+        "last_message_at",
+        "unread_count",
+        "message_count",
+    ]
+    column_default_sort: ClassVar[list[tuple[str, bool]]] = [
+        ("last_message_at", True),
+        ("id", True),
+    ]
+    column_details_list: ClassVar[list[MODEL_ATTR]] = ["thread", *_columns(Conversation)]
+    column_formatters_detail: ClassVar[Formatters] = {
+        "thread": _thread_link,
+        "last_message_at": _time_of("last_message_at"),
+        "last_inbound_at": _time_of("last_inbound_at"),
+        "created_at": _time_of("created_at"),
+        "updated_at": _time_of("updated_at"),
+    }
+    form_columns: ClassVar[list[MODEL_ATTR]] = ["notes"]
+
+    @expose("/thread/{pk}", methods=["GET"])
+    async def thread(self, request: Request) -> Response:
+        """The conversation as a chat, with the reply box."""
+        return await thread_page(self, request)
+
+    @expose("/thread/{pk}/reply", methods=["POST"])
+    async def reply(self, request: Request) -> Response:
+        """Send the reply box's text to the customer."""
+        return await send_reply(self, request)
+
+
+class ReadOnlyView(InboxModelView):
+    """A table people read but never change from the admin."""
+
+    can_edit = False
+    details_template = "inbox/details.html"
+
+
+class StatusUpdateAdmin(ReadOnlyView, model=MessageStatusUpdate):
+    """Every status Meta reported, newest first."""
+
+    name = "Status update"
+    name_plural = "Status updates"
+    icon = "fa-solid fa-check-double"
+
+    column_list: ClassVar[list[MODEL_ATTR]] = ["message_id", "status", "timestamp", "recipient_id"]
+    column_formatters: ClassVar[Formatters] = {"timestamp": _time_of("timestamp")}
+    column_searchable_list: ClassVar[list[MODEL_ATTR]] = ["message_id", "recipient_id"]
+    column_filters: ClassVar[list[ColumnFilter]] = [
+        StaticValuesFilter(MessageStatusUpdate.status, MESSAGE_STATUSES, title="Status"),
+    ]
+    column_default_sort: ClassVar[list[tuple[str, bool]]] = [("id", True)]
+    column_formatters_detail: ClassVar[Formatters] = {
+        "timestamp": _time_of("timestamp"),
+        "created_at": _time_of("created_at"),
+        "errors": _json_of("errors"),
+        "pricing": _json_of("pricing"),
+        "conversation": _json_of("conversation"),
+        "raw": _json_of("raw"),
+    }
+
+
+class JobAdmin(ReadOnlyView, model=Job):
+    """Background jobs, newest first, with their last error and a retry action."""
+
+    name = "Job"
+    name_plural = "Jobs"
+    icon = "fa-solid fa-gears"
+
+    column_list: ClassVar[list[MODEL_ATTR]] = [
+        "id",
+        "kind",
+        "state",
+        "attempts",
+        "run_after",
+        "last_error",
+        "updated_at",
+    ]
+    column_formatters: ClassVar[Formatters] = {
+        "run_after": _time_of("run_after"),
+        "updated_at": _time_of("updated_at"),
+        "last_error": lambda m, _a: shorten(m.last_error, 60),
+    }
+    column_filters: ClassVar[list[ColumnFilter]] = [
+        StaticValuesFilter(Job.state, JOB_STATES, title="State"),
+        StaticValuesFilter(Job.kind, JOB_KINDS, title="Kind"),
+    ]
+    column_default_sort: ClassVar[list[tuple[str, bool]]] = [("id", True)]
+    column_formatters_detail: ClassVar[Formatters] = {
+        "payload": _json_of("payload"),
+        "result": _json_of("result"),
+        "run_after": _time_of("run_after"),
+        "locked_until": _time_of("locked_until"),
+        "created_at": _time_of("created_at"),
+        "updated_at": _time_of("updated_at"),
+        "finished_at": _time_of("finished_at"),
+    }
+
+    @action(name="retry", label="Retry now")
+    async def retry_selected(self, request: Request) -> Response:
+        """Queue the selected dead (or waiting) jobs to run now, through the jobs service."""
+        ids = _selected_ids(request)
+        retried: list[str] = []
+        refused: list[str] = []
+        async with admin_runtime(request).sessions() as session:
+            for job_id in ids:
+                try:
+                    await retry_job(session, job_id)
+                except (JobNotFound, JobNotRetryable) as exc:
+                    refused.append(exc.detail)
+                else:
+                    retried.append(str(job_id))
+            await session.commit()
+        if retried:
+            Flash.success(request, f"Queued to run now: job {', '.join(retried)}.")
+        if refused:
+            Flash.error(request, " ".join(f"{reason}." for reason in refused))
+        return _back(request, self.identity)
+
+
+class WebhookEventAdmin(ReadOnlyView, model=WebhookEvent):
+    """The raw event log: every authentic webhook body as received."""
+
+    name = "Webhook event"
+    name_plural = "Webhook events"
+    icon = "fa-solid fa-inbox"
+
+    column_list: ClassVar[list[MODEL_ATTR]] = ["id", "received_at", "object", "fields"]
+    column_formatters: ClassVar[Formatters] = {"received_at": _time_of("received_at")}
+    column_searchable_list: ClassVar[list[MODEL_ATTR]] = ["fields"]
+    column_default_sort: ClassVar[list[tuple[str, bool]]] = [("id", True)]
+    column_formatters_detail: ClassVar[Formatters] = {
+        "received_at": _time_of("received_at"),
+        "body": _json_of("body"),
+    }
+
+
+VIEWS: tuple[type[InboxModelView], ...] = (
+    ConversationAdmin,
+    MessageAdmin,
+    StatusUpdateAdmin,
+    JobAdmin,
+    WebhookEventAdmin,
+)

@@ -1,0 +1,100 @@
+"""Status updates, jobs and the raw event log are readable; jobs can be retried."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from app.models import Job, JobState
+from app.runtime import Runtime
+from tests.admin.test_messages import rows
+from tests.support.payloads import deliver, image_message, inbound, status, status_update
+
+
+@pytest.fixture
+async def events(client: httpx.AsyncClient) -> dict[str, str]:
+    """An image (which queues a media download job) and a status for an outbound message."""
+    image = image_message(caption="receipt")
+    assert (await deliver(client, inbound(image))).status_code == 200
+    assert (await deliver(client, status_update(status("wamid.OUT1", "read")))).status_code == 200
+    return {"image": image["id"]}
+
+
+async def _job(runtime: Runtime) -> Job:
+    async with runtime.sessions() as session:
+        return (await session.execute(select(Job))).scalars().one()
+
+
+async def test_status_updates_are_listed_and_readable_but_not_editable(
+    admin: httpx.AsyncClient, events: dict[str, str]
+) -> None:
+    listed = rows(await admin.get("/admin/message-status-update/list"))
+    assert len(listed) == 1
+    assert "wamid.OUT1" in listed[0]
+    assert "read" in listed[0]
+    details = await admin.get("/admin/message-status-update/details/1")
+    assert details.status_code == 200
+    assert '<pre class="inbox-json">' in details.text
+    assert (await admin.get("/admin/message-status-update/edit/1")).status_code == 403
+    assert (await admin.get("/admin/message-status-update/create")).status_code == 403
+
+
+async def test_the_raw_event_log_shows_each_body_as_received(
+    admin: httpx.AsyncClient, events: dict[str, str]
+) -> None:
+    listed = rows(await admin.get("/admin/webhook-event/list"))
+    assert len(listed) == 2
+    details = await admin.get("/admin/webhook-event/details/1")
+    assert events["image"] in details.text
+    assert "whatsapp_business_account" in details.text
+    assert (await admin.get("/admin/webhook-event/edit/1")).status_code == 403
+    assert (await admin.delete("/admin/webhook-event/delete?pks=1")).status_code == 403
+
+
+async def test_jobs_are_listed_with_their_state_and_last_error(
+    admin: httpx.AsyncClient, runtime: Runtime, events: dict[str, str]
+) -> None:
+    job = await _job(runtime)
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(state=JobState.DEAD, attempts=8, last_error="Meta answered 500")
+        )
+    page = await admin.get("/admin/job/list", params={"state": "dead"})
+    listed = rows(page)
+    assert len(listed) == 1
+    assert re.search(r"media\.download dead 8 .*Meta answered 500", listed[0])
+    assert (await admin.get(f"/admin/job/edit/{job.id}")).status_code == 403
+
+
+async def test_retry_requeues_a_dead_job_through_the_jobs_service(
+    admin: httpx.AsyncClient, runtime: Runtime, events: dict[str, str]
+) -> None:
+    job = await _job(runtime)
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Job).where(Job.id == job.id).values(state=JobState.DEAD, attempts=8)
+        )
+    response = await admin.get(f"/admin/job/action/retry?pks={job.id}")
+    assert response.status_code == 303
+    retried = await _job(runtime)
+    assert (retried.state, retried.attempts) == (JobState.QUEUED, 0)
+    page = await admin.get("/admin/job/list")
+    assert f"Queued to run now: job {job.id}." in page.text
+
+
+async def test_retrying_a_job_that_cannot_be_retried_says_why(
+    admin: httpx.AsyncClient, runtime: Runtime, events: dict[str, str]
+) -> None:
+    job = await _job(runtime)
+    async with runtime.sessions.begin() as session:
+        await session.execute(update(Job).where(Job.id == job.id).values(state=JobState.DONE))
+    await admin.get(f"/admin/job/action/retry?pks={job.id},999")
+    page = await admin.get("/admin/job/list")
+    assert f"job {job.id} is done; only dead or queued jobs can be retried" in page.text
+    assert "no job with id 999" in page.text
+    assert (await _job(runtime)).state == JobState.DONE
