@@ -216,6 +216,10 @@ async def record_failed(runtime: Runtime, message_id: str, reason: str) -> bool:
         return await MediaRepository(session).mark_failed(message_id, reason)
 
 
+# Served media must never run as a page of this origin: no scripts, plugins or same-origin.
+MEDIA_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+
 @dataclass
 class MediaDownload:
     """A stored media file opened for serving, with the headers that describe it."""
@@ -226,15 +230,17 @@ class MediaDownload:
     attachment: bool
 
     def headers(self) -> dict[str, str]:
-        """Content-Length, Content-Disposition (with the file name) and nosniff."""
+        """Content-Length, Content-Disposition (with the file name), nosniff and a sandbox."""
         disposition = "attachment" if self.attachment else "inline"
         if self.filename:
             disposition += _filename_parameters(self.filename)
         return {
             "Content-Length": str(self.file.size),
             "Content-Disposition": disposition,
-            # Customers choose what they send; never let a browser reinterpret it.
+            # Customers choose what they send; never let a browser reinterpret it, nor
+            # run it as a page of this origin when opened directly (an SVG or HTML file).
             "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": MEDIA_CSP,
         }
 
 

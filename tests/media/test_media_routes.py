@@ -55,6 +55,20 @@ async def test_stored_image_is_served_with_its_type_and_length(
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+async def test_served_media_cannot_run_as_a_page_of_this_origin(
+    runtime: Runtime, session: Any, api: httpx.AsyncClient
+) -> None:
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    wamid = await store_file(runtime, session, svg, mime_type="image/svg+xml")
+
+    response = await api.get(f"/api/whatsapp/media/{wamid}")
+
+    assert response.status_code == 200
+    assert "sandbox" in response.headers["content-security-policy"]
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["content-disposition"].startswith("attachment")
+
+
 async def test_document_is_served_as_an_attachment_with_its_file_name(
     runtime: Runtime, session: Any, api: httpx.AsyncClient
 ) -> None:
