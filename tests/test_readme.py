@@ -1,0 +1,35 @@
+"""The README's examples are requests the service accepts."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from app.outbound.schemas import send_request_adapter
+from app.webhook.schemas import parse_webhook
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+# `-d '<json>'` arguments of the curl examples that send a message.
+SEND_BODIES = [
+    body
+    for body, target in re.findall(r"-d '(\{[^']*\})'[\s\\]*(http\S+)", README)
+    if target.endswith("/api/whatsapp/messages/")
+]
+
+
+def test_readme_has_send_examples() -> None:
+    assert len(SEND_BODIES) >= 4
+
+
+@pytest.mark.parametrize("body", SEND_BODIES)
+def test_readme_send_example_is_a_valid_request(body: str) -> None:
+    send_request_adapter.validate_python(json.loads(body))
+
+
+def test_readme_webhook_example_is_a_whatsapp_webhook() -> None:
+    body = re.search(r"BODY='(\{.*?\})'", README)
+    assert body is not None
+    payload = parse_webhook(body.group(1).encode())
+    assert payload.entry[0].changes[0].value.messages
