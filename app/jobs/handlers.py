@@ -1,4 +1,5 @@
-"""The registry of job handlers: one entry per job kind (app.jobs.kinds).
+"""The registries of job handlers (one entry per job kind, app.jobs.kinds) and of the
+hooks that run when a job of a kind goes dead.
 
 A handler is::
 
@@ -19,6 +20,21 @@ so a handler:
 
 Messages of these exceptions become the job's `last_error`: never put secrets in them.
 A job whose kind has no entry here goes dead with an error saying so.
+
+A dead hook (optional, in ON_DEAD) is::
+
+    async def on_dead(session: AsyncSession, job: Job, error: str) -> None
+
+It runs in the transaction that marks a job of its kind dead, whichever way it died (a
+permanent error, the last attempt failing, or its worker dying during the last attempt,
+`error` being the job's last_error), so the domain records the failure atomically with
+the job's death. A handler therefore never records its own final failure: it raises,
+and the hook records it, even when no handler ran at all. A hook:
+
+- writes only through `session` and never commits it (the worker does);
+- reads only the job's id, kind and payload (the rest may be as it was when claimed);
+- makes its writes conditional (never overwrite what a successful run recorded); a
+  hook that raises is logged and its writes are rolled back, the job stays dead.
 """
 
 from __future__ import annotations
@@ -26,10 +42,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.autoreply.tasks import send_auto_reply
 from app.jobs import kinds
 from app.jobs.read_receipt import send_read_receipt
-from app.media.tasks import download_media
+from app.media.tasks import download_media, record_media_failure
 from app.models import Job
 from app.outbound.tasks import send_queued_message
 from app.runtime import Runtime
@@ -41,4 +59,10 @@ HANDLERS: Mapping[str, JobHandler] = {
     kinds.MEDIA_DOWNLOAD: download_media,
     kinds.SEND_MESSAGE: send_queued_message,
     kinds.AUTO_REPLY: send_auto_reply,
+}
+
+DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
+
+ON_DEAD: Mapping[str, DeadHook] = {
+    kinds.MEDIA_DOWNLOAD: record_media_failure,
 }

@@ -1,4 +1,4 @@
-"""SQL for the jobs table (the outbox): enqueue, claim, record outcomes, list, retry.
+"""SQL for the jobs table (the outbox): enqueue, claim, bury, record outcomes, list, retry.
 
 Every state change a worker makes is conditional on the job still being `running` and
 locked by that worker, so a worker whose lease expired (and whose job another worker
@@ -66,48 +66,64 @@ class JobRepository:
             Job.locked_by == worker_id,
         )
 
+    async def bury_expired_exhausted(self, *, now: datetime) -> list[Job]:
+        """Mark dead the running jobs whose lease expired with no attempts left; return them.
+
+        Their worker died during the last attempt, so the job must not run again (a job
+        that kills its worker every time must not loop forever). One conditional UPDATE
+        whose candidates are locked with FOR UPDATE SKIP LOCKED on PostgreSQL (BEGIN
+        IMMEDIATE serialises it on SQLite), so of workers calling this at once exactly
+        one buries each job and gets it back. The caller commits.
+        """
+        expired_exhausted = and_(
+            Job.state == JobState.RUNNING,
+            Job.locked_until < now,
+            Job.attempts >= Job.max_attempts,
+        )
+        candidates = select(Job.id).where(expired_exhausted).with_for_update(skip_locked=True)
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.id.in_(candidates.scalar_subquery()), expired_exhausted)
+            .values(
+                state=JobState.DEAD,
+                locked_by=None,
+                locked_until=None,
+                finished_at=now,
+                last_error=LEASE_LOST_ERROR,
+            )
+            .returning(Job)
+            .execution_options(populate_existing=True)
+        )
+        return sorted(result.scalars().all(), key=lambda job: job.id)
+
     async def claim(
         self, worker_id: str, *, now: datetime, lease_seconds: float, limit: int = 1
     ) -> list[Job]:
         """Take up to `limit` due jobs for `worker_id`, leased until now + lease_seconds.
 
         Due means queued with run_after <= now, or running with an expired lease (its
-        worker died). On PostgreSQL the candidates are locked with FOR UPDATE SKIP
-        LOCKED, so concurrent workers never wait for each other nor take the same job;
-        on SQLite the transaction is BEGIN IMMEDIATE, which serialises claims. A
-        reclaimed job that has no attempts left goes dead instead of running again (a
-        job that kills its worker every time must not loop forever). The caller commits.
+        worker died) and attempts left; an expired job without attempts left is never
+        run again but buried by bury_expired_exhausted. On PostgreSQL the candidates are
+        locked with FOR UPDATE SKIP LOCKED, so concurrent workers never wait for each
+        other nor take the same job; on SQLite the transaction is BEGIN IMMEDIATE, which
+        serialises claims. The caller commits.
         """
         due = or_(
             and_(Job.state == JobState.QUEUED, Job.run_after <= now),
-            and_(Job.state == JobState.RUNNING, Job.locked_until < now),
+            and_(
+                Job.state == JobState.RUNNING,
+                Job.locked_until < now,
+                Job.attempts < Job.max_attempts,
+            ),
         )
         candidates = await self.session.execute(
-            select(Job.id, Job.state, Job.attempts, Job.max_attempts)
+            select(Job.id)
             .where(due)
             .order_by(Job.run_after, Job.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        claim_ids: list[int] = []
-        exhausted_ids: list[int] = []
-        for job_id, state, attempts, max_attempts in candidates.all():
-            if state == JobState.RUNNING and attempts >= max_attempts:
-                exhausted_ids.append(job_id)
-            else:
-                claim_ids.append(job_id)
-        if exhausted_ids:
-            await self.session.execute(
-                update(Job)
-                .where(Job.id.in_(exhausted_ids))
-                .values(
-                    state=JobState.DEAD,
-                    locked_by=None,
-                    locked_until=None,
-                    finished_at=now,
-                    last_error=LEASE_LOST_ERROR,
-                )
-            )
+        claim_ids = list(candidates.scalars().all())
         if not claim_ids:
             return []
         result = await self.session.execute(

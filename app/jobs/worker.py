@@ -19,13 +19,14 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import utcnow
 from app.jobs.exceptions import PermanentJobError
-from app.jobs.handlers import HANDLERS, JobHandler
-from app.jobs.repository import JOBS_ENQUEUED, JobRepository
+from app.jobs.handlers import HANDLERS, ON_DEAD, DeadHook, JobHandler
+from app.jobs.repository import JOBS_ENQUEUED, LEASE_LOST_ERROR, JobRepository
 from app.log import install_redaction
 from app.models import Job
 from app.outbound.graph import GraphAPIError
@@ -66,7 +67,9 @@ class Worker:
 
     Each running job's lease is renewed (a heartbeat every third of the lease) while its
     handler runs, so a slow download is not taken for a dead worker's job; if the worker
-    dies, the lease runs out and another worker reclaims the job.
+    dies, the lease runs out and another worker reclaims the job (or buries it, when that
+    was its last attempt). Whenever a job goes dead, the `on_dead` hook of its kind runs
+    in the same transaction.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class Worker:
         runtime: Runtime,
         *,
         handlers: Mapping[str, JobHandler] = HANDLERS,
+        on_dead: Mapping[str, DeadHook] = ON_DEAD,
         concurrency: int | None = None,
         worker_id: str | None = None,
         shutdown_seconds: float = DEFAULT_SHUTDOWN_SECONDS,
@@ -82,6 +86,7 @@ class Worker:
         settings = runtime.settings
         self.runtime = runtime
         self.handlers = handlers
+        self.on_dead = on_dead
         self.concurrency = max(1, concurrency or settings.worker_concurrency)
         self.worker_id = worker_id or new_worker_id()
         self.shutdown_seconds = shutdown_seconds
@@ -154,13 +159,28 @@ class Worker:
         self._wake.clear()
 
     async def run_once(self) -> bool:
-        """Claim one due job and run it to its recorded outcome; False if none was due."""
+        """Claim one due job and run it to its recorded outcome; False if none was due.
+
+        First, in the same transaction, jobs whose worker died during their last attempt
+        are buried (with their dead hooks), so they never run again.
+        """
         if self._stopping.is_set():
             return False
         async with self.runtime.sessions() as session:
-            jobs = await JobRepository(session).claim(
+            repository = JobRepository(session)
+            now = utcnow()
+            for dead in await repository.bury_expired_exhausted(now=now):
+                logger.error(
+                    "job %s (%s) is dead after attempt %d: %s",
+                    dead.id,
+                    dead.kind,
+                    dead.attempts,
+                    LEASE_LOST_ERROR,
+                )
+                await self._on_dead(session, dead, LEASE_LOST_ERROR)
+            jobs = await repository.claim(
                 self.worker_id,
-                now=utcnow(),
+                now=now,
                 lease_seconds=self.settings.job_lease_seconds,
                 limit=1,
             )
@@ -269,8 +289,7 @@ class Worker:
                     delay,
                     error,
                 )
-            else:
-                await repository.bury(job.id, self.worker_id, error=error, now=now)
+            elif await repository.bury(job.id, self.worker_id, error=error, now=now):
                 logger.error(
                     "job %s (%s) is dead after attempt %d: %s",
                     job.id,
@@ -278,7 +297,27 @@ class Worker:
                     job.attempts,
                     error,
                 )
+                await self._on_dead(session, job, error)
+            else:
+                logger.warning(
+                    "job %s failed after its lease was lost; outcome not recorded", job.id
+                )
             await session.commit()
+
+    async def _on_dead(self, session: AsyncSession, job: Job, error: str) -> None:
+        """Run the dead hook of the job's kind in the transaction that buried the job."""
+        hook = self.on_dead.get(job.kind)
+        if hook is None:
+            return
+        # Read before the hook: rolling its savepoint back expires what it changed.
+        job_id, kind = job.id, job.kind
+        try:
+            async with session.begin_nested():
+                await hook(session, job, error)
+        except Exception:
+            # Only the hook's writes roll back: the job stays dead, and a broken hook
+            # can neither keep it running nor stop this worker from claiming.
+            logger.exception("the dead hook of job %s (%s) failed", job_id, kind)
 
     async def _release(self, job_id: int) -> None:
         try:

@@ -210,12 +210,6 @@ async def record_stored(runtime: Runtime, message_id: str, record: StoredMediaRe
         return await MediaRepository(session).mark_stored(message_id, record)
 
 
-async def record_failed(runtime: Runtime, message_id: str, reason: str) -> bool:
-    """Mark the message's media failed with `reason`, unless it is already stored."""
-    async with runtime.sessions() as session, session.begin():
-        return await MediaRepository(session).mark_failed(message_id, reason)
-
-
 # Served media must never run as a page of this origin: no scripts, plugins or same-origin.
 MEDIA_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 

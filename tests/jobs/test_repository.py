@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app.db import utcnow
-from app.jobs.repository import JobRepository
+from app.jobs.repository import LEASE_LOST_ERROR, JobRepository
 from app.models import Job, JobState
 from app.runtime import Runtime
 from tests.jobs.conftest import Enqueue, load_job
@@ -71,16 +71,61 @@ async def test_job_whose_lease_expired_is_reclaimed(runtime: Runtime, enqueue: E
     assert job.attempts == 2
 
 
-async def test_reclaimed_job_without_attempts_left_goes_dead(
+async def _bury(runtime: Runtime, *, at_offset: float = 0.0) -> list[Job]:
+    async with runtime.sessions() as session:
+        jobs = await JobRepository(session).bury_expired_exhausted(
+            now=utcnow() + timedelta(seconds=at_offset)
+        )
+        await session.commit()
+    return jobs
+
+
+async def test_reclaim_never_reruns_a_job_without_attempts_left(
     runtime: Runtime, enqueue: Enqueue
 ) -> None:
     queued = await enqueue(max_attempts=1)
     await _claim(runtime, "dead-worker")
     assert await _claim(runtime, "worker-b", at_offset=LEASE + 1) == []
     job = await load_job(runtime, queued.id)
-    assert job.state == JobState.DEAD
-    assert job.locked_by is None
-    assert job.last_error is not None and "lease expired" in job.last_error
+    assert (job.state, job.locked_by, job.attempts) == (JobState.RUNNING, "dead-worker", 1)
+
+
+async def test_expired_job_without_attempts_left_is_buried_saying_its_worker_was_lost(
+    runtime: Runtime, enqueue: Enqueue
+) -> None:
+    queued = await enqueue(max_attempts=1)
+    await _claim(runtime, "dead-worker")
+    [buried] = await _bury(runtime, at_offset=LEASE + 1)
+    assert buried.id == queued.id
+    assert buried.state == JobState.DEAD
+    job = await load_job(runtime, queued.id)
+    assert (job.state, job.locked_by, job.locked_until) == (JobState.DEAD, None, None)
+    assert job.last_error == LEASE_LOST_ERROR
+    assert "lease expired" in job.last_error
+    assert job.finished_at is not None
+
+
+async def test_only_expired_jobs_without_attempts_left_are_buried(
+    runtime: Runtime, enqueue: Enqueue
+) -> None:
+    with_attempts_left = await enqueue(max_attempts=2)
+    await _claim(runtime, "dead-worker")
+    exhausted = await enqueue(max_attempts=1)
+    await _claim(runtime, "live-worker")
+    queued = await enqueue(max_attempts=1)
+    assert await _bury(runtime, at_offset=LEASE / 2) == []
+    assert [job.id for job in await _bury(runtime, at_offset=LEASE + 1)] == [exhausted.id]
+    assert (await load_job(runtime, with_attempts_left.id)).state == JobState.RUNNING
+    assert (await load_job(runtime, queued.id)).state == JobState.QUEUED
+
+
+async def test_concurrent_burials_bury_each_job_once(runtime: Runtime, enqueue: Enqueue) -> None:
+    orphans = {(await enqueue(max_attempts=1)).id for _ in range(6)}
+    await _claim(runtime, "dead-worker", limit=6)
+    burials = await asyncio.gather(*(_bury(runtime, at_offset=LEASE + 1) for _ in range(8)))
+    buried = [job.id for jobs in burials for job in jobs]
+    assert len(buried) == len(set(buried)) == len(orphans)
+    assert set(buried) == orphans
 
 
 async def test_concurrent_claims_never_take_the_same_job(

@@ -11,12 +11,14 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
 from app.jobs import kinds
 from app.jobs.exceptions import PermanentJobError
-from app.jobs.handlers import HANDLERS, JobHandler
-from app.jobs.repository import JobRepository
+from app.jobs.handlers import HANDLERS, ON_DEAD, DeadHook, JobHandler
+from app.jobs.repository import LEASE_LOST_ERROR, JobRepository
 from app.jobs.worker import Worker, backoff_seconds
 from app.models import Job, JobState
 from app.outbound.graph import GraphAPIError
@@ -31,17 +33,22 @@ def _worker(
     runtime: Runtime,
     handler: JobHandler | None = None,
     *,
+    on_dead: DeadHook | None = None,
     concurrency: int = 1,
     shutdown_seconds: float = 5.0,
     **settings: Any,
 ) -> Worker:
-    """A worker with fast polling and `settings` overrides, running `handler` for KIND."""
+    """A worker with fast polling and `settings` overrides, running `handler` for KIND.
+
+    `on_dead` becomes KIND's dead hook (the real ones when no handler is given).
+    """
     overrides = {"worker_poll_seconds": 0.05, "job_backoff_base_seconds": 0.0, **settings}
     configured = replace(runtime, settings=runtime.settings.model_copy(update=overrides))
     handlers = {KIND: handler} if handler is not None else HANDLERS
     return Worker(
         configured,
         handlers=handlers,
+        on_dead={KIND: on_dead} if on_dead is not None else ({} if handler else ON_DEAD),
         concurrency=concurrency,
         shutdown_seconds=shutdown_seconds,
         rng=random.Random(7),
@@ -53,6 +60,36 @@ def _raising(exc: Exception) -> JobHandler:
         raise exc
 
     return handler
+
+
+class DeadHookCalls:
+    """A dead hook that records each call with the job's state as its transaction sees it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, str, str]] = []
+
+    async def __call__(self, session: AsyncSession, job: Job, error: str) -> None:
+        state = await session.scalar(select(Job.state).where(Job.id == job.id))
+        assert state is not None
+        self.calls.append((job.id, state, error))
+
+
+async def _orphan(runtime: Runtime, enqueue: Enqueue, *, max_attempts: int) -> Job:
+    """A job whose worker died during its last allowed attempt: its lease is over."""
+    queued = await enqueue(KIND, max_attempts=max_attempts)
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.id == queued.id)
+            .values(
+                state=JobState.RUNNING,
+                locked_by="dead-worker",
+                locked_until=utcnow() - timedelta(seconds=1),
+                attempts=max_attempts,
+            )
+        )
+        await session.commit()
+    return await load_job(runtime, queued.id)
 
 
 async def test_successful_job_is_done_with_its_result(runtime: Runtime, enqueue: Enqueue) -> None:
@@ -291,3 +328,103 @@ async def test_read_receipt_job_without_a_message_id_goes_dead(
     assert await _worker(runtime).run_once()
     job = await load_job(runtime, queued.id)
     assert (job.state, job.last_error) == (JobState.DEAD, "read receipt job without a message_id")
+
+
+async def test_dead_hook_runs_once_with_the_last_error_in_the_burying_transaction(
+    runtime: Runtime, enqueue: Enqueue
+) -> None:
+    async def failing(_runtime: Runtime, job: Job) -> dict[str, Any] | None:
+        raise RuntimeError(f"failure on attempt {job.attempts}")
+
+    hook = DeadHookCalls()
+    queued = await enqueue(KIND, max_attempts=2)
+    worker = _worker(runtime, failing, on_dead=hook)
+    assert await worker.run_once()
+    # A retry is scheduled: the job is not dead, so the hook has not run.
+    assert hook.calls == []
+    assert await worker.run_once()
+    assert hook.calls == [(queued.id, JobState.DEAD, "RuntimeError: failure on attempt 2")]
+    assert not await worker.run_once()
+    assert len(hook.calls) == 1
+
+
+async def test_dead_hook_runs_for_a_permanent_error(runtime: Runtime, enqueue: Enqueue) -> None:
+    hook = DeadHookCalls()
+    queued = await enqueue(KIND, max_attempts=5)
+    await _worker(
+        runtime, _raising(PermanentJobError("file is over 5 MB")), on_dead=hook
+    ).run_once()
+    assert hook.calls == [(queued.id, JobState.DEAD, "file is over 5 MB")]
+
+
+async def test_worker_that_lost_its_lease_runs_no_dead_hook(
+    runtime: Runtime, enqueue: Enqueue
+) -> None:
+    async def reclaimed_meanwhile(runtime: Runtime, job: Job) -> dict[str, Any] | None:
+        async with runtime.sessions() as session:
+            await session.execute(
+                update(Job).where(Job.id == job.id).values(locked_by="other-worker")
+            )
+            await session.commit()
+        raise PermanentJobError("too late")
+
+    hook = DeadHookCalls()
+    queued = await enqueue(KIND)
+    await _worker(runtime, reclaimed_meanwhile, on_dead=hook).run_once()
+    assert hook.calls == []
+    job = await load_job(runtime, queued.id)
+    assert (job.state, job.locked_by) == (JobState.RUNNING, "other-worker")
+
+
+async def test_job_whose_worker_died_on_its_last_attempt_is_buried_once_by_racing_workers(
+    runtime: Runtime, enqueue: Enqueue
+) -> None:
+    hook = DeadHookCalls()
+    orphans = [await _orphan(runtime, enqueue, max_attempts=n) for n in (1, 3)]
+    workers = [
+        _worker(runtime, _raising(RuntimeError("never runs")), on_dead=hook) for _ in range(4)
+    ]
+    claimed = await asyncio.gather(*(worker.run_once() for worker in workers))
+    assert claimed == [False] * len(workers)
+    assert sorted(hook.calls) == [(job.id, JobState.DEAD, LEASE_LOST_ERROR) for job in orphans]
+    for orphan in orphans:
+        job = await load_job(runtime, orphan.id)
+        assert (job.state, job.last_error, job.attempts) == (
+            JobState.DEAD,
+            LEASE_LOST_ERROR,
+            orphan.attempts,
+        )
+
+
+async def test_job_reclaimed_with_attempts_left_runs_again_without_its_dead_hook(
+    runtime: Runtime, enqueue: Enqueue
+) -> None:
+    async def echo(_runtime: Runtime, job: Job) -> dict[str, Any] | None:
+        return {"attempt": job.attempts}
+
+    hook = DeadHookCalls()
+    queued = await enqueue(KIND, max_attempts=3)
+    async with runtime.sessions() as session:
+        await JobRepository(session).claim("dead-worker", now=utcnow(), lease_seconds=-1)
+        await session.commit()
+    assert await _worker(runtime, echo, on_dead=hook).run_once()
+    assert hook.calls == []
+    job = await load_job(runtime, queued.id)
+    assert (job.state, job.result) == (JobState.DONE, {"attempt": 2})
+
+
+async def test_failing_dead_hook_rolls_back_its_writes_and_the_job_stays_dead(
+    runtime: Runtime, enqueue: Enqueue
+) -> None:
+    async def broken(session: AsyncSession, job: Job, _error: str) -> None:
+        await session.execute(update(Job).where(Job.id == job.id).values(result={"hook": 1}))
+        raise RuntimeError("hook bug")
+
+    queued = await enqueue(KIND, max_attempts=5)
+    orphan = await _orphan(runtime, enqueue, max_attempts=1)
+    worker = _worker(runtime, _raising(PermanentJobError("no")), on_dead=broken)
+    # Burying the orphan fails its hook, yet the worker goes on to claim and run a job.
+    assert await worker.run_once()
+    for job_id, error in ((orphan.id, LEASE_LOST_ERROR), (queued.id, "no")):
+        job = await load_job(runtime, job_id)
+        assert (job.state, job.last_error, job.result) == (JobState.DEAD, error, None)

@@ -1,4 +1,6 @@
-"""The MEDIA_DOWNLOAD job handler against a mocked Graph API (respx)."""
+"""The MEDIA_DOWNLOAD job against a mocked Graph API (respx): its handler, and the
+outcome on the message once a worker has run the job to its end.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +8,26 @@ import base64
 import hashlib
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
+from sqlalchemy import update
 
+from app.db import utcnow
 from app.jobs import kinds
 from app.jobs.exceptions import PermanentJobError
+from app.jobs.repository import LEASE_LOST_ERROR, JobRepository
+from app.jobs.worker import Worker
 from app.media.exceptions import ChecksumMismatch
 from app.media.limits import MB
 from app.media.tasks import CHECKSUM_ATTEMPTS, download_media
 from app.messages.repository import MessageRepository
-from app.models import Job, MediaState, Message
+from app.models import Job, JobState, MediaState, Message
 from app.outbound.graph import GraphAPIError
 from app.runtime import Runtime
 from tests.conftest import ACCESS_TOKEN
@@ -71,6 +79,26 @@ def job_for(message: Message, *, attempts: int = 1, max_attempts: int = 8) -> Jo
         attempts=attempts,
         max_attempts=max_attempts,
     )
+
+
+async def run_job(
+    runtime: Runtime, message: Message, *, max_attempts: int = 8, runs: int = 1
+) -> Job:
+    """Enqueue the message's download, let a worker run it `runs` times; the stored job."""
+    async with runtime.sessions() as session:
+        queued = await JobRepository(session).enqueue(
+            kinds.MEDIA_DOWNLOAD, {"message_id": message.message_id}, max_attempts=max_attempts
+        )
+        await session.commit()
+    # No backoff: a retried job is due again at once.
+    settings = runtime.settings.model_copy(update={"job_backoff_base_seconds": 0.0})
+    worker = Worker(replace(runtime, settings=settings))
+    for _ in range(runs):
+        assert await worker.run_once()
+    async with runtime.sessions() as session:
+        job = await JobRepository(session).get_by_id(queued.id)
+    assert job is not None
+    return job
 
 
 async def reload(runtime: Runtime, message_id: str) -> Message:
@@ -212,9 +240,10 @@ async def test_file_declared_over_the_limit_fails_without_downloading(
     message = await add_message(session, media_id="666")
     download = serve_media(graph, "666", JPEG, file_size=5 * MB + 1)
 
-    with pytest.raises(PermanentJobError, match="limit of 5242880 bytes"):
-        await download_media(runtime, job_for(message))
+    job = await run_job(runtime, message)
 
+    assert (job.state, job.attempts) == (JobState.DEAD, 1)
+    assert "limit of 5242880 bytes" in (job.last_error or "")
     stored = await reload(runtime, message.message_id)
     assert stored.media_state == MediaState.FAILED
     assert "over its limit of 5242880 bytes" in (stored.media_error or "")
@@ -231,9 +260,10 @@ async def test_file_streaming_past_the_limit_is_cut_off_and_not_kept(
     message = await add_message(session, media_id="777")
     serve_media(graph, "777", stream=endless)
 
-    with pytest.raises(PermanentJobError, match="larger than Meta's limit"):
-        await download_media(runtime, job_for(message))
+    job = await run_job(runtime, message)
 
+    assert (job.state, job.attempts) == (JobState.DEAD, 1)
+    assert "larger than Meta's limit" in (job.last_error or "")
     stored = await reload(runtime, message.message_id)
     assert stored.media_state == MediaState.FAILED
     assert "larger than Meta's limit of 5242880 bytes" in (stored.media_error or "")
@@ -293,9 +323,10 @@ async def test_checksum_mismatch_that_persists_fails_the_media(
     message = await add_message(session, media_id="998")
     serve_media(graph, "998", JPEG, sha256="0" * 64)
 
-    with pytest.raises(PermanentJobError, match="does not match Meta's sha256"):
-        await download_media(runtime, job_for(message, attempts=CHECKSUM_ATTEMPTS))
+    job = await run_job(runtime, message, max_attempts=8, runs=CHECKSUM_ATTEMPTS)
 
+    assert (job.state, job.attempts) == (JobState.DEAD, CHECKSUM_ATTEMPTS)
+    assert (job.last_error or "").startswith("the downloaded image file does not match")
     stored = await reload(runtime, message.message_id)
     assert stored.media_state == MediaState.FAILED
     assert "does not match Meta's sha256" in (stored.media_error or "")
@@ -328,9 +359,10 @@ async def test_retryable_meta_error_on_the_last_attempt_fails_the_media(
         )
     )
 
-    with pytest.raises(GraphAPIError):
-        await download_media(runtime, job_for(message, attempts=8, max_attempts=8))
+    job = await run_job(runtime, message, max_attempts=2, runs=2)
 
+    # Retried once, then dead after its last attempt.
+    assert (job.state, job.attempts) == (JobState.DEAD, 2)
     stored = await reload(runtime, message.message_id)
     assert stored.media_state == MediaState.FAILED
     assert "Service temporarily unavailable" in (stored.media_error or "")
@@ -354,10 +386,10 @@ async def test_permanent_meta_error_fails_the_media_with_metas_reason(
         )
     )
 
-    with pytest.raises(GraphAPIError) as caught:
-        await download_media(runtime, job_for(message))
+    job = await run_job(runtime, message)
 
-    assert not caught.value.retryable
+    # Not retried: the job is dead after its first attempt.
+    assert (job.state, job.attempts) == (JobState.DEAD, 1)
     stored = await reload(runtime, message.message_id)
     assert stored.media_state == MediaState.FAILED
     assert "Graph API error 100" in (stored.media_error or "")
@@ -370,10 +402,9 @@ async def test_download_url_outside_meta_gets_no_token_and_fails(
     message = await add_message(session, media_id="1313")
     elsewhere = serve_media(graph, "1313", JPEG, url="https://files.example.com/steal")
 
-    with pytest.raises(GraphAPIError) as caught:
-        await download_media(runtime, job_for(message))
+    job = await run_job(runtime, message)
 
-    assert not caught.value.retryable
+    assert (job.state, job.attempts) == (JobState.DEAD, 1)
     assert elsewhere.call_count == 0
     stored = await reload(runtime, message.message_id)
     assert stored.media_state == MediaState.FAILED
@@ -399,10 +430,13 @@ async def test_message_without_a_media_id_fails_permanently(
 ) -> None:
     message = await add_message(session, media_id=None, raw={"type": "image", "image": {}})
 
-    with pytest.raises(PermanentJobError, match="names no media id"):
-        await download_media(runtime, job_for(message))
+    job = await run_job(runtime, message)
 
-    assert (await reload(runtime, message.message_id)).media_state == MediaState.FAILED
+    assert (job.state, job.attempts) == (JobState.DEAD, 1)
+    assert "names no media id" in (job.last_error or "")
+    stored = await reload(runtime, message.message_id)
+    assert stored.media_state == MediaState.FAILED
+    assert "names no media id" in (stored.media_error or "")
 
 
 async def test_large_download_is_streamed_not_held_in_memory(
@@ -440,3 +474,65 @@ async def test_large_download_is_streamed_not_held_in_memory(
     assert stored.media_state == MediaState.STORED
     assert stored.media_size == 50 * MB
     assert peak < 5 * MB, f"peak {peak} bytes while downloading 50 MiB"
+
+
+async def _orphan_download(runtime: Runtime, message: Message, *, max_attempts: int) -> Job:
+    """The message's download, claimed for its last attempt by a worker that then died."""
+    async with runtime.sessions() as session:
+        job = await JobRepository(session).enqueue(
+            kinds.MEDIA_DOWNLOAD, {"message_id": message.message_id}, max_attempts=max_attempts
+        )
+        await session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(
+                state=JobState.RUNNING,
+                attempts=max_attempts,
+                locked_by="dead-worker",
+                locked_until=utcnow() - timedelta(seconds=1),
+            )
+        )
+        await session.commit()
+    return job
+
+
+async def test_media_whose_worker_died_on_the_last_attempt_fails_saying_so(
+    runtime: Runtime, session: Any, api: httpx.AsyncClient
+) -> None:
+    message = await add_message(session, media_id="1414")
+    orphan = await _orphan_download(runtime, message, max_attempts=3)
+
+    assert not await Worker(runtime).run_once()
+
+    async with runtime.sessions() as db:
+        job = await JobRepository(db).get_by_id(orphan.id)
+    assert job is not None and job.state == JobState.DEAD
+    stored = await reload(runtime, message.message_id)
+    assert stored.media_state == MediaState.FAILED
+    assert stored.media_error == LEASE_LOST_ERROR
+    assert "worker running this job stopped" in stored.media_error
+    response = await api.get(f"/api/whatsapp/media/{message.message_id}")
+    assert response.status_code == 404
+    assert response.json()["media_state"] == "failed"
+    assert response.json()["media_error"] == LEASE_LOST_ERROR
+
+
+async def test_stored_media_is_not_marked_failed_when_a_later_job_dies(
+    runtime: Runtime, session: Any
+) -> None:
+    message = await add_message(
+        session,
+        media_id="1515",
+        media_state=MediaState.STORED,
+        media_path="image/stored.jpg",
+        media_size=3,
+    )
+    orphan = await _orphan_download(runtime, message, max_attempts=1)
+    assert not await Worker(runtime).run_once()
+
+    async with runtime.sessions() as db:
+        job = await JobRepository(db).get_by_id(orphan.id)
+    assert job is not None and job.state == JobState.DEAD
+    stored = await reload(runtime, message.message_id)
+    assert (stored.media_state, stored.media_error) == (MediaState.STORED, None)
+    assert stored.media_path == "image/stored.jpg"
