@@ -17,10 +17,9 @@ from app.main import create_app
 from app.runtime import Runtime
 from tests.support.databases import (
     BACKENDS,
-    IN_CI,
     TestDatabase,
     create_database,
-    postgres_available,
+    require_backend,
 )
 from tests.support.fake_graph import FakeGraph
 from tests.support.signing import signature
@@ -45,10 +44,7 @@ def _database_for(
     backend: str, databases: dict[str, TestDatabase], tmp_path_factory: pytest.TempPathFactory
 ) -> TestDatabase:
     if backend not in databases:
-        if backend == "postgresql" and not postgres_available():
-            if IN_CI:
-                pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432, and CI needs it")
-            pytest.skip("PostgreSQL is not reachable (set CI=true to make this a failure)")
+        require_backend(backend)
         databases[backend] = create_database(backend, tmp_path_factory.mktemp(backend))
     return databases[backend]
 

@@ -16,33 +16,17 @@ import pytest
 from tests.conftest import (
     ACCESS_TOKEN,
     API_KEY,
-    APP_SECRET,
-    PHONE_NUMBER_ID,
-    VERIFY_TOKEN,
     signed_headers,
 )
-from tests.support.databases import IN_CI, TestDatabase, create_database, postgres_available
 from tests.support.fake_graph import MEDIA_DOWNLOAD, FakeGraph
 from tests.support.payloads import WEBHOOK_URL, encode, image_message, inbound
-from tests.support.processes import ServiceProcess, start_server
+from tests.support.processes import running_server
 from tests.support.s3 import create_bucket, s3_server, s3_settings
 
 pytestmark = pytest.mark.e2e
 
 # A small but real JPEG header and body; the bytes only have to come back unchanged.
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 300 + b"\xff\xd9"
-
-
-@pytest.fixture
-def fresh_database(backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
-    """A database of its own, so the server's worker sees only this test's jobs."""
-    if backend == "postgresql" and not postgres_available():
-        if IN_CI:
-            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432, and CI needs it")
-        pytest.skip("PostgreSQL is not reachable")
-    database = create_database(backend, tmp_path)
-    yield database
-    database.drop()
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -57,32 +41,11 @@ def media_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[s
 
 
 @pytest.fixture
-def server(
-    fresh_database: TestDatabase,
-    fake_graph: FakeGraph,
-    media_env: dict[str, str],
-    tmp_path: Path,
-) -> Iterator[str]:
+def server(service_env: dict[str, str], media_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """The real service with its worker, pointed at the fake Graph API; yields its URL."""
-    env = {
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": fresh_database.url,
-        "WHATSAPP_APP_SECRET": APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-        "API_KEYS": API_KEY,
-        "WORKER_ENABLED": "true",
-        "WORKER_POLL_SECONDS": "0.2",
-        **media_env,
-        **fake_graph.env(),
-    }
-    assert env["WHATSAPP_ACCESS_TOKEN"] == ACCESS_TOKEN
-    process: ServiceProcess
-    process, url = start_server(env, tmp_path / "server.log")
-    try:
+    assert service_env["WHATSAPP_ACCESS_TOKEN"] == ACCESS_TOKEN
+    with running_server({**service_env, **media_env}, tmp_path / "server.log") as url:
         yield url
-    finally:
-        process.stop()
 
 
 def test_image_webhook_ends_with_the_file_served(server: str, fake_graph: FakeGraph) -> None:

@@ -13,8 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import API_KEY, APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN, signed_headers
-from tests.support.databases import IN_CI, TestDatabase, create_database, postgres_available
+from tests.conftest import API_KEY, signed_headers
 from tests.support.fake_graph import FakeGraph
 from tests.support.payloads import (
     CUSTOMER_NUMBER,
@@ -25,7 +24,7 @@ from tests.support.payloads import (
     status_update,
     text_message,
 )
-from tests.support.processes import ServiceProcess, start_server
+from tests.support.processes import running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -33,38 +32,10 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
 @pytest.fixture
-def fresh_database(backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
-    """A database of its own for the server."""
-    if backend == "postgresql" and not postgres_available():
-        if IN_CI:
-            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432, and CI needs it")
-        pytest.skip("PostgreSQL is not reachable")
-    database = create_database(backend, tmp_path)
-    yield database
-    database.drop()
-
-
-@pytest.fixture
-def server(fresh_database: TestDatabase, fake_graph: FakeGraph, tmp_path: Path) -> Iterator[str]:
+def server(service_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """The real service with its worker, pointed at the fake Graph API; yields its URL."""
-    env = {
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": fresh_database.url,
-        "WHATSAPP_APP_SECRET": APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-        "API_KEYS": API_KEY,
-        "WORKER_ENABLED": "true",
-        "WORKER_POLL_SECONDS": "0.2",
-        "MEDIA_DIR": str(tmp_path / "media"),
-        **fake_graph.env(),
-    }
-    process: ServiceProcess
-    process, url = start_server(env, tmp_path / "server.log")
-    try:
+    with running_server(service_env, tmp_path / "server.log") as url:
         yield url
-    finally:
-        process.stop()
 
 
 def _deliver(http: httpx.Client, payload: dict[str, object]) -> None:

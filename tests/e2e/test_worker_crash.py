@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,8 @@ import pytest
 from app.jobs import kinds
 from tests.conftest import (
     API_KEY,
-    APP_SECRET,
-    PHONE_NUMBER_ID,
-    VERIFY_TOKEN,
     signed_headers,
 )
-from tests.support.databases import TestDatabase, create_database
 from tests.support.fake_graph import READ_RECEIPT, FakeGraph
 from tests.support.payloads import WEBHOOK_URL, encode, inbound, text_message
 from tests.support.processes import ServiceProcess, start_server
@@ -39,29 +35,16 @@ SLOW_GRAPH_SECONDS = 1.0
 
 
 @pytest.fixture
-def fresh_database(backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
-    """A new, migrated database of this backend, for these processes only."""
-    database = create_database(backend, tmp_path)
-    yield database
-    database.drop()
-
-
-def _env(database: TestDatabase, fake: FakeGraph, tmp_path: Path) -> dict[str, str]:
+def env(service_env: dict[str, str]) -> dict[str, str]:
+    """Web and worker processes apart, with a short lease so a dead worker's jobs return."""
     return {
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": database.url,
-        "WHATSAPP_APP_SECRET": APP_SECRET,
-        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-        "API_KEYS": API_KEY,
-        "MEDIA_DIR": str(tmp_path / "media"),
+        **service_env,
         "SEND_READ_RECEIPTS": "true",
         "WORKER_ENABLED": "false",
         "WORKER_CONCURRENCY": str(CONCURRENCY),
         "WORKER_POLL_SECONDS": "0.1",
         "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
         "JOB_BACKOFF_BASE_SECONDS": "0.1",
-        **fake.env(),
     }
 
 
@@ -80,9 +63,8 @@ def _receipt_jobs(api: httpx.Client) -> dict[int, dict[str, Any]]:
 
 
 def test_killed_worker_mid_job_loses_nothing_and_repeats_only_the_jobs_in_flight(
-    fresh_database: TestDatabase, fake_graph: FakeGraph, tmp_path: Path
+    env: dict[str, str], fake_graph: FakeGraph, tmp_path: Path
 ) -> None:
-    env = _env(fresh_database, fake_graph, tmp_path)
     server, url = start_server(env, tmp_path / "server.log")
     workers: list[ServiceProcess] = []
     try:
@@ -156,9 +138,10 @@ def test_killed_worker_mid_job_loses_nothing_and_repeats_only_the_jobs_in_flight
 
 
 def test_worker_inside_the_web_process_runs_jobs_by_default(
-    fresh_database: TestDatabase, fake_graph: FakeGraph, tmp_path: Path
+    env: dict[str, str], fake_graph: FakeGraph, tmp_path: Path
 ) -> None:
-    env = {**_env(fresh_database, fake_graph, tmp_path), "WORKER_ENABLED": "true"}
+    # WORKER_ENABLED is left unset: the default must run the worker in the web process.
+    env = {name: value for name, value in env.items() if name != "WORKER_ENABLED"}
     server, url = start_server(env, tmp_path / "server.log")
     try:
         with httpx.Client(

@@ -35,6 +35,16 @@ def postgres_available() -> bool:
     return asyncio.run(probe())
 
 
+def require_backend(backend: str) -> None:
+    """Skip a PostgreSQL test when the server is unreachable; under CI, fail it instead."""
+    import pytest
+
+    if backend == "postgresql" and not postgres_available():
+        if IN_CI:
+            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432, and CI needs it")
+        pytest.skip("PostgreSQL is not reachable (set CI=true to make this a failure)")
+
+
 @dataclass
 class TestDatabase:
     """A migrated database that exists for the length of a test run."""

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +69,16 @@ class ServiceProcess:
     def log(self) -> str:
         """Everything the process printed so far."""
         return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """The real service running for the length of a `with` block; yields its URL."""
+    server, url = start_server(env, log_path)
+    try:
+        yield url
+    finally:
+        server.stop()
 
 
 def start_server(

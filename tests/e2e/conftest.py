@@ -1,0 +1,41 @@
+"""Fixtures of the end-to-end tests: a database of their own and the service's environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import API_KEY, APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
+from tests.support.databases import TestDatabase, create_database, require_backend
+from tests.support.fake_graph import FakeGraph
+
+
+@pytest.fixture
+def fresh_database(backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A new, migrated database, so the processes under test see only this test's rows."""
+    require_backend(backend)
+    database = create_database(backend, tmp_path)
+    yield database
+    database.drop()
+
+
+@pytest.fixture
+def service_env(
+    fresh_database: TestDatabase, fake_graph: FakeGraph, tmp_path: Path
+) -> dict[str, str]:
+    """The environment of a `whatsapp-inbox` process under test: the test's secrets and
+    database, its worker inside the web process polling often, Meta faked locally."""
+    return {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": fresh_database.url,
+        "WHATSAPP_APP_SECRET": APP_SECRET,
+        "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "API_KEYS": API_KEY,
+        "WORKER_ENABLED": "true",
+        "WORKER_POLL_SECONDS": "0.2",
+        "MEDIA_DIR": str(tmp_path / "media"),
+        **fake_graph.env(),
+    }
