@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tests.conftest import API_KEY, APP_SECRET, PHONE_NUMBER_ID, VERIFY_TOKEN
-from tests.support.databases import BACKENDS, IN_CI, create_database, postgres_available
+from tests.support.databases import BACKENDS, create_database, require_backend
 from tests.support.fake_graph import FakeGraph
 from tests.support.payloads import WEBHOOK_URL, encode
 from tests.support.processes import ROOT, ServiceProcess, start_server
@@ -84,10 +84,7 @@ def service(
 ) -> Iterator[Service]:
     """`whatsapp-inbox serve` with the admin login, on a fresh database of the backend."""
     backend = str(request.param)
-    if backend == "postgresql" and not _outside_the_event_loop(postgres_available):
-        if IN_CI:
-            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432, and CI needs it")
-        pytest.skip("PostgreSQL is not reachable (set CI=true to make this a failure)")
+    _outside_the_event_loop(require_backend, backend)
     directory = tmp_path_factory.mktemp(f"browser-{backend}")
     database = _outside_the_event_loop(create_database, backend, directory)
     password_hash = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(

@@ -41,7 +41,7 @@ def require_backend(backend: str) -> None:
 
     if backend == "postgresql" and not postgres_available():
         if IN_CI:
-            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432, and CI needs it")
+            pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}, and CI needs it")
         pytest.skip("PostgreSQL is not reachable (set CI=true to make this a failure)")
 
 
