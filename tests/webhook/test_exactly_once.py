@@ -142,3 +142,20 @@ async def test_delivery_of_1000_messages_is_stored_whole(
     conversations = await stored.conversations(runtime)
     assert len(conversations) == 50
     assert {c.message_count for c in conversations} == {20}
+
+
+async def test_deliveries_sharing_messages_in_opposite_orders_are_all_stored(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    # Each delivery locks its conversations in one stable order; in payload order, two
+    # of these would deadlock on PostgreSQL and one would be answered 503.
+    first = p.text_message("a", from_="919800000001")
+    second = p.text_message("b", from_="919800000002")
+    forward, backward = p.inbound(first, second), p.inbound(second, first)
+    answers = await asyncio.gather(
+        *(p.deliver(client, forward if n % 2 else backward) for n in range(20))
+    )
+    assert [a.status_code for a in answers] == [200] * 20
+    assert sum(a.json()["new_messages"] for a in answers) == 2
+    conversations = await stored.conversations(runtime)
+    assert sorted(c.message_count for c in conversations) == [1, 1]
