@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -22,6 +23,18 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def _asyncpg_query(url: str) -> str:
+    """Rename libpq's `sslmode` (in the URLs Fly and others give) to asyncpg's `ssl`."""
+    parts = urlsplit(url)
+    if "sslmode=" not in parts.query:
+        return url
+    query = [
+        ("ssl" if name == "sslmode" else name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 class Settings(BaseSettings):
@@ -101,7 +114,7 @@ class Settings(BaseSettings):
         """Railway and Fly give `postgres://…`; SQLAlchemy async wants a driver name."""
         for prefix in ("postgres://", "postgresql://"):
             if value.startswith(prefix):
-                return "postgresql+asyncpg://" + value[len(prefix) :]
+                return _asyncpg_query("postgresql+asyncpg://" + value[len(prefix) :])
         if value.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
         return value

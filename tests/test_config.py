@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from app.config import (
     DEFAULT_API_VERSION,
@@ -13,6 +14,8 @@ from app.config import (
     fill_development_secrets,
     missing_secrets,
 )
+from app.db import create_engine
+from tests.support.databases import TestDatabase
 
 COMPLETE = {
     "WHATSAPP_APP_SECRET": "a-real-app-secret",
@@ -128,3 +131,24 @@ def test_development_keeps_secrets_that_are_given(environment: pytest.MonkeyPatc
     generated = fill_development_secrets(settings)
     assert "WHATSAPP_APP_SECRET" not in generated
     assert settings.whatsapp_app_secret.get_secret_value() == "given"
+
+
+def test_libpq_sslmode_in_the_url_becomes_asyncpgs_ssl(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("DATABASE_URL", "postgres://u:p@h:5432/d?sslmode=disable&application_name=x")
+    assert Settings(_env_file=None).database_url == (
+        "postgresql+asyncpg://u:p@h:5432/d?ssl=disable&application_name=x"
+    )
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_url_with_sslmode_connects_to_postgresql(
+    environment: pytest.MonkeyPatch, database: TestDatabase
+) -> None:
+    plain = database.url.replace("postgresql+asyncpg://", "postgresql://")
+    environment.setenv("DATABASE_URL", f"{plain}?sslmode=disable")
+    engine = create_engine(Settings(_env_file=None).database_url)
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
