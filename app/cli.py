@@ -7,6 +7,7 @@ import getpass
 import sys
 
 from app.config import MissingSecretsError, Settings, check_production, fill_development_secrets
+from app.log import configure_logging
 from app.migrate import upgrade_database
 
 
@@ -37,6 +38,7 @@ def serve(args: argparse.Namespace) -> None:
     from app.main import create_app
 
     settings = _load_settings()
+    configure_logging(settings.log_level)
     host = args.host or settings.host
     port = args.port or settings.port
     upgrade_database(settings.database_url)
@@ -48,18 +50,13 @@ def serve(args: argparse.Namespace) -> None:
 def worker(args: argparse.Namespace) -> None:
     """Run only the job worker (for scale, beside web processes started with the worker off)."""
     import asyncio
-    import logging
 
     from app.jobs.worker import run_worker
 
     settings = _load_settings()
     if args.concurrency:
         settings.worker_concurrency = args.concurrency
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # One line per Graph API call would drown the job outcomes.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     asyncio.run(run_worker(settings))
 
 

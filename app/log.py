@@ -29,3 +29,13 @@ def install_redaction() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecrets) for f in logger.filters):
             logger.addFilter(RedactSecrets())
+
+
+def configure_logging(level: str) -> None:
+    """Log the service's own lines (jobs, webhooks) at `level`, one line each, to stderr."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # One line per Graph API call would drown the job outcomes.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    install_redaction()

@@ -162,3 +162,5 @@ def test_worker_inside_the_web_process_runs_jobs_by_default(
         server.stop()
     # SIGTERM ran the lifespan's shutdown, which stops the worker inside it.
     assert "Application shutdown complete" in server.log()
+    # The service's own log lines reach the process's output.
+    assert "(message.read_receipt) done on attempt 1" in server.log()
