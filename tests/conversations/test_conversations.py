@@ -13,6 +13,7 @@ from app.models import Conversation
 from app.runtime import Runtime
 from tests.conftest import PHONE_NUMBER_ID
 from tests.messages.store import CUSTOMER, at, store_conversation, store_message
+from tests.support.pages import follow_pages
 
 URL = "/api/whatsapp/conversations/"
 
@@ -23,17 +24,7 @@ def ids(body: dict[str, Any]) -> list[int]:
 
 async def list_all(api: httpx.AsyncClient, **params: Any) -> list[int]:
     """Every conversation id the list returns, following next_cursor page after page."""
-    seen: list[int] = []
-    cursor = None
-    while True:
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        response = await api.get(URL, params=query)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        seen += ids(body)
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return seen
+    return await follow_pages(api, URL, "conversations", "id", **params)
 
 
 async def customer_at(runtime: Runtime, number: str, minute: float, **columns: Any) -> int:

@@ -13,6 +13,7 @@ from app.models import Conversation, Direction
 from app.runtime import Runtime
 from tests.conftest import PHONE_NUMBER_ID
 from tests.messages.store import CUSTOMER, at, store_message
+from tests.support.pages import follow_pages
 
 URL = "/api/whatsapp/messages/"
 OTHER_CUSTOMER = "447700900123"
@@ -24,17 +25,7 @@ def wamids(body: dict[str, Any]) -> list[str]:
 
 async def list_all(api: httpx.AsyncClient, **params: Any) -> list[str]:
     """Every wamid the list returns, following next_cursor page after page."""
-    seen: list[str] = []
-    cursor = None
-    while True:
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        response = await api.get(URL, params=query)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        seen += wamids(body)
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return seen
+    return await follow_pages(api, URL, "messages", "message_id", **params)
 
 
 async def test_seed_client_phone_filter_returns_that_customers_messages(
