@@ -152,7 +152,9 @@ class MessageAdmin(InboxModelView, model=Message):
         "thread": "Thread",
     }
     column_formatters: ClassVar[Formatters] = {
-        "text_body": lambda m, _a: shorten(m.text_body or m.caption),
+        "text_body": lambda m, _a: shorten(
+            m.text_body or m.caption or m.location_name or m.location_address or m.filename
+        ),
         "timestamp": _time_of("timestamp"),
         "direction": _direction,
     }

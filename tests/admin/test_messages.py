@@ -75,6 +75,17 @@ async def test_the_list_shows_from_name_type_text_or_caption_time_direction_and_
     assert "received" in image_row
 
 
+async def test_the_list_shows_a_shared_locations_name(
+    admin: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    assert (
+        await deliver(client, inbound(location_message(name="Philz Coffee")))
+    ).status_code == 200
+    [row] = rows(await admin.get("/admin/message/list"))
+    assert "location" in row
+    assert "Philz Coffee" in row
+
+
 async def test_the_list_is_newest_first(admin: httpx.AsyncClient, inbox: dict[str, Any]) -> None:
     listed = rows(await admin.get("/admin/message/list"))
     assert ["Canada" in listed[0], "parcel" in listed[1], "order" in listed[2]] == [True] * 3
