@@ -44,6 +44,7 @@ class InboxModelView(ModelView):
     can_create = False
     can_delete = False
     can_export = False
+    list_template = "inbox/list.html"
     page_size = 25
     page_size_options: ClassVar[list[int]] = [25, 50, 100]
 

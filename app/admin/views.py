@@ -148,6 +148,8 @@ class MessageAdmin(InboxModelView, model=Message):
         "message_type": "Type",
         "text_body": "Text or caption",
         "timestamp": "Time",
+        "direction": "Direction",
+        "status": "Status",
         "media": "Media",
         "thread": "Thread",
     }
@@ -231,6 +233,8 @@ class ConversationAdmin(InboxModelView, model=Conversation):
     column_labels: ClassVar[dict[MODEL_ATTR, str]] = {
         "contact_name": "Contact",
         "phone_number": "Number",
+        "message_count": "Messages",
+        "unread_count": "Unread",
         "last_message_at": "Last activity",
         "thread": "Thread",
     }

@@ -65,7 +65,7 @@ async def test_the_list_shows_contact_number_counts_and_last_activity_latest_fir
 ) -> None:
     page = await admin.get("/admin/conversation/list")
     assert page.status_code == 200
-    for label in ("Contact", "Number", "message_count", "unread_count", "Last activity"):
+    for label in ("Contact", "Number", "Messages", "Unread", "Last activity"):
         assert label in page.text
     listed = rows(page)
     assert "Boris Jones" in listed[0]
