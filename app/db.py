@@ -100,7 +100,12 @@ def create_engine(url: str) -> AsyncEngine:
     "database is locked" when two read transactions both try to write.
     """
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection per process: SQLite has one writer at a time anyway, and the
+        # pool's queue hands it over in arrival order, where SQLite's busy handler would
+        # let a waiting writer sleep and lose the race again and again.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        )
         sync_engine = engine.sync_engine
 
         @event.listens_for(sync_engine, "connect")

@@ -21,8 +21,8 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 echo "== ruff"
-.venv/bin/ruff format --check app tests migrations
-.venv/bin/ruff check app tests migrations
+.venv/bin/ruff format --check app tests migrations benchmarks
+.venv/bin/ruff check app tests migrations benchmarks
 echo "== mypy"
 .venv/bin/mypy
 echo "== hadolint"
