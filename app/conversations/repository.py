@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    case,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -15,10 +28,19 @@ from app.pagination import Cursor
 from app.upsert import dialect_insert
 
 
-def _latest(column: Any, value: datetime) -> ColumnElement[datetime]:
+def _latest(current: Any, value: datetime | ColumnElement[datetime]) -> ColumnElement[datetime]:
     """SQL for "the later of the column and `value`", so a late old message never rewinds it."""
-    ts = literal(value, UTCDateTime())
-    return case((or_(column.is_(None), column < ts), ts), else_=column)
+    ts = value if isinstance(value, ColumnElement) else literal(value, UTCDateTime())
+    return case((or_(current.is_(None), current < ts), ts), else_=current)
+
+
+@dataclass(frozen=True)
+class InboundIncrement:
+    """New inbound messages of one conversation: how many, and the latest one's time."""
+
+    conversation_id: int
+    count: int
+    last_at: datetime
 
 
 class ConversationRepository:
@@ -130,6 +152,77 @@ class ConversationRepository:
             .returning(Conversation.message_count)
         )
         return int(result.scalar_one())
+
+    async def upsert_numbers(
+        self, customers: list[tuple[str, str, str | None]]
+    ) -> dict[tuple[str, str], int]:
+        """Find or create, in one statement per batch, the conversations of customers
+        known by number: (phone_number_id, phone_number, contact_name) each.
+
+        Returns their ids by (phone_number_id, phone_number). Rows are written in sorted
+        order, so concurrent deliveries lock shared conversations in the same order and
+        cannot deadlock. Counters are not touched here.
+        """
+        if not customers:
+            return {}
+        stmt = dialect_insert(self.session, Conversation)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Conversation.phone_number_id, Conversation.phone_number],
+            set_={
+                "contact_name": func.coalesce(stmt.excluded.contact_name, Conversation.contact_name)
+            },
+        ).returning(Conversation.id, Conversation.phone_number_id, Conversation.phone_number)
+        rows = [
+            {
+                "phone_number_id": phone_number_id,
+                "phone_number": phone_number,
+                "user_id": None,
+                "contact_name": contact_name,
+                "notes": "",
+                "message_count": 0,
+                "unread_count": 0,
+            }
+            for phone_number_id, phone_number, contact_name in sorted(
+                customers, key=lambda c: c[:2]
+            )
+        ]
+        # A list of parameters: SQLAlchemy sends them as multi-row statements in this
+        # (sorted) order, compiled once.
+        result = await self.session.execute(stmt, rows)
+        return {(pnid, number): int(id_) for id_, pnid, number in result.all()}
+
+    async def add_inbound_many(self, increments: list[InboundIncrement]) -> dict[int, int]:
+        """Add inbound messages to many conversations in one atomic UPDATE.
+
+        Returns each conversation's message_count after the update (see add_messages for
+        why that tells its first messages). The rows were locked, in a stable order, by
+        the upserts earlier in the transaction, so this takes no new locks.
+        """
+        if not increments:
+            return {}
+        added = (
+            values(
+                column("conversation_id", BigInteger),
+                column("count", Integer),
+                column("last_at", UTCDateTime()),
+                name="added",
+            )
+            .data([(i.conversation_id, i.count, i.last_at) for i in increments])
+            .cte("added")
+        )
+        stmt = (
+            update(Conversation)
+            .where(Conversation.id == added.c.conversation_id)
+            .values(
+                message_count=Conversation.message_count + added.c["count"],
+                unread_count=Conversation.unread_count + added.c["count"],
+                last_message_at=_latest(Conversation.last_message_at, added.c.last_at),
+                last_inbound_at=_latest(Conversation.last_inbound_at, added.c.last_at),
+            )
+            .returning(Conversation.id, Conversation.message_count)
+        )
+        result = await self.session.execute(stmt)
+        return {int(id_): int(count) for id_, count in result.all()}
 
     async def remove_unread(self, conversation_id: int, count: int) -> None:
         """Lower unread_count by `count`, never below zero, atomically."""

@@ -45,11 +45,12 @@ class MessageRepository:
             return set()
         stmt = (
             dialect_insert(self.session, Message)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=[Message.message_id])
             .returning(Message.message_id)
         )
-        result = await self.session.execute(stmt)
+        # A list of parameters: SQLAlchemy batches them into multi-row statements
+        # compiled once, instead of compiling a fresh statement for every batch.
+        result = await self.session.execute(stmt, rows)
         return {row[0] for row in result.all()}
 
     async def get_by_message_id(self, message_id: str) -> Message | None:

@@ -59,13 +59,12 @@ class StatusRepository:
             return 0
         stmt = (
             dialect_insert(self.session, MessageStatusUpdate)
-            .values(rows)
             .on_conflict_do_nothing(
                 index_elements=[MessageStatusUpdate.message_id, MessageStatusUpdate.status]
             )
             .returning(MessageStatusUpdate.id)
         )
-        result = await self.session.execute(stmt)
+        result = await self.session.execute(stmt, rows)
         return len(result.all())
 
     async def apply(

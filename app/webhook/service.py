@@ -10,16 +10,15 @@ messages) are locked in a stable order so that concurrent deliveries cannot dead
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.autoreply.service import plan_replies
 from app.config import Settings
-from app.conversations.repository import ConversationRepository
+from app.conversations.repository import ConversationRepository, InboundIncrement
 from app.db import utcnow
 from app.events.repository import EventRepository
 from app.jobs import kinds
@@ -38,17 +37,6 @@ from app.webhook.schemas import (
 )
 
 logger = logging.getLogger(__name__)
-
-# Rows per INSERT, well under PostgreSQL's 32767 bind parameters (a message row has ~40).
-MESSAGE_BATCH = 200
-STATUS_BATCH = 500
-
-T = TypeVar("T")
-
-
-def _batches(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 @dataclass(frozen=True)
@@ -119,14 +107,24 @@ def _log_errors(event_id: int, errors: list[MetaError]) -> None:
 async def _upsert_conversations(
     session: AsyncSession, incoming: list[Incoming]
 ) -> dict[Customer, int]:
-    """Find or create the conversation of every sender, in a stable order."""
+    """Find or create the conversation of every sender, in a stable order.
+
+    Customers known by number alone (nearly all) are upserted in one sorted statement;
+    those with a business-scoped user id one by one, as they may be found by either.
+    """
     names: dict[Customer, str | None] = {}
     for item in incoming:
         if item.customer is not None and not names.get(item.customer):
             names[item.customer] = item.contact_name
     repository = ConversationRepository(session)
-    conversations = {}
-    for customer in sorted(names, key=lambda c: c.sort_key):
+    by_number = [c for c in names if c.user_id is None and c.phone_number]
+    ids = await repository.upsert_numbers(
+        [(c.phone_number_id, c.phone_number, names[c]) for c in by_number if c.phone_number]
+    )
+    conversations = {
+        c: ids[(c.phone_number_id, c.phone_number)] for c in by_number if c.phone_number
+    }
+    for customer in sorted(names.keys() - set(by_number), key=lambda c: c.sort_key):
         conversations[customer] = await repository.upsert_customer(
             phone_number_id=customer.phone_number_id,
             phone_number=customer.phone_number,
@@ -148,10 +146,7 @@ async def _store_messages(
         conversation_id = conversations.get(item.customer) if item.customer else None
         row = message_row(item, conversation_id, received_at)
         rows.setdefault(row["message_id"], (item, row))
-    repository = MessageRepository(session)
-    new_ids: set[str] = set()
-    for batch in _batches([row for _, row in rows.values()], MESSAGE_BATCH):
-        new_ids |= await repository.insert_ignore(batch)
+    new_ids = await MessageRepository(session).insert_ignore([row for _, row in rows.values()])
     new_rows = [row for wamid, (_, row) in rows.items() if wamid in new_ids]
     firsts = await _count_in_conversations(session, new_rows)
     jobs = JobRepository(session)
@@ -180,29 +175,29 @@ async def _count_in_conversations(
 ) -> set[str]:
     """Add the new messages to their conversations' counters; return each first message.
 
-    One atomic UPDATE per conversation, in id order. When the count after the update
-    equals the number added, the conversation had none before, and its earliest new
-    message is its first.
+    One atomic UPDATE for all conversations. When a conversation's count after it equals
+    the number added, the conversation had none before, and its earliest new message is
+    its first.
     """
     by_conversation: dict[int, list[dict[str, Any]]] = {}
     for row in new_rows:
         if row["conversation_id"] is not None:
             by_conversation.setdefault(row["conversation_id"], []).append(row)
-    repository = ConversationRepository(session)
-    firsts: set[str] = set()
-    for conversation_id in sorted(by_conversation):
-        rows = by_conversation[conversation_id]
-        latest = max(row["timestamp"] for row in rows)
-        count = await repository.add_messages(
-            conversation_id,
-            count=len(rows),
-            unread=len(rows),
-            last_message_at=latest,
-            last_inbound_at=latest,
-        )
-        if count == len(rows):
-            firsts.add(min(rows, key=lambda row: row["timestamp"])["message_id"])
-    return firsts
+    counts = await ConversationRepository(session).add_inbound_many(
+        [
+            InboundIncrement(
+                conversation_id=conversation_id,
+                count=len(rows),
+                last_at=max(row["timestamp"] for row in rows),
+            )
+            for conversation_id, rows in sorted(by_conversation.items())
+        ]
+    )
+    return {
+        min(rows, key=lambda row: row["timestamp"])["message_id"]
+        for conversation_id, rows in by_conversation.items()
+        if counts[conversation_id] == len(rows)
+    }
 
 
 def _apply_order(key: tuple[str, str]) -> tuple[str, int]:
@@ -227,9 +222,7 @@ async def _store_statuses(
         rows.setdefault((row["message_id"], row["status"]), row)
     repository = StatusRepository(session)
     await repository.lock_messages([wamid for wamid, _status in rows])
-    new = 0
-    for batch in _batches(list(rows.values()), STATUS_BATCH):
-        new += await repository.insert_ignore(batch)
+    new = await repository.insert_ignore(list(rows.values()))
     for key in sorted(rows, key=_apply_order):
         row = rows[key]
         await repository.apply(row["message_id"], row["status"], row["timestamp"], row["errors"])

@@ -159,3 +159,32 @@ async def test_deliveries_sharing_messages_in_opposite_orders_are_all_stored(
     assert sum(a.json()["new_messages"] for a in answers) == 2
     conversations = await stored.conversations(runtime)
     assert sorted(c.message_count for c in conversations) == [1, 1]
+
+
+async def test_conversation_learns_a_new_contact_name_and_keeps_it_when_none_comes(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    number = "919800000003"
+    await p.deliver(
+        client,
+        p.inbound(p.text_message("1", from_=number), contacts=[p.contact(number, "Old Name")]),
+    )
+    await p.deliver(
+        client,
+        p.inbound(p.text_message("2", from_=number), contacts=[p.contact(number, "New Name")]),
+    )
+    await p.deliver(client, p.inbound(p.text_message("3", from_=number), contacts=[]))
+    (conversation,) = await stored.conversations(runtime)
+    assert conversation.contact_name == "New Name"
+    assert conversation.message_count == 3
+
+
+async def test_delivery_from_1000_customers_gives_each_its_own_conversation(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    senders = [f"9198{n:08d}" for n in range(1000)]
+    payload = p.inbound(*(p.text_message(f"hi {n}", from_=s) for n, s in enumerate(senders)))
+    assert (await p.deliver(client, payload)).json()["new_messages"] == 1000
+    conversations = await stored.conversations(runtime)
+    assert sorted(c.phone_number for c in conversations) == senders
+    assert {(c.message_count, c.unread_count) for c in conversations} == {(1, 1)}
