@@ -128,9 +128,18 @@ class IdempotencyKeyInProgress(DomainError):
         )
 
 
+# Transport failures before the request leaves: Meta never saw it.
+_UNSENT_TRANSPORT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def never_reached_meta(exc: GraphAPIError) -> bool:
+    """Whether the call failed before its request reached Meta (nothing can have been sent)."""
+    return isinstance(exc.__cause__, _UNSENT_TRANSPORT_ERRORS)
+
+
 def meta_error(exc: GraphAPIError) -> DomainError:
     """The API error a failed Graph API call becomes: 4xx for the caller's, 5xx for Meta's."""
-    if isinstance(exc.__cause__, httpx.TimeoutException):
+    if isinstance(exc.__cause__, httpx.TimeoutException) and not never_reached_meta(exc):
         return MetaTimeout(exc)
     code = exc.code
     if code in _CLIENT_ERROR_STATUS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import IdempotencyKey
@@ -46,6 +46,14 @@ class IdempotencyKeyRepository:
         )
         result = await self.session.execute(stmt)
         return result.scalar_one_or_none() is not None
+
+    async def release(self, key: str) -> None:
+        """Delete a key still in progress, so that a retry with it starts afresh."""
+        await self.session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.key == key, IdempotencyKey.status_code.is_(None)
+            )
+        )
 
     async def record(self, key: str, request_hash: str, *, status_code: int, response: Any) -> None:
         """Store the answer that a retry with this key gets (inserting the key if needed)."""

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.conversations.exceptions import ConversationNotFound
 from app.conversations.repository import ConversationRepository
 from app.db import utcnow
+from app.errors import DomainError
 from app.jobs import kinds
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import JobOut
@@ -35,6 +36,7 @@ from app.outbound.exceptions import (
     NoRecipient,
     OutsideCustomerServiceWindow,
     meta_error,
+    never_reached_meta,
 )
 from app.outbound.graph import GraphAPIError
 from app.outbound.repository import IdempotencyKeyRepository
@@ -231,6 +233,15 @@ async def deliver(
     return message
 
 
+def _worth_retrying_unsent(exc: GraphAPIError, error: DomainError) -> bool:
+    """Whether Meta certainly did not send the message and a later try can succeed.
+
+    A rate or capacity limit (Meta refused, and asks to come back later) or a request
+    that never reached Meta. Its key is released, so the caller's retry sends.
+    """
+    return never_reached_meta(exc) or (exc.retryable and error.status_code == 429)
+
+
 def _replay(stored: IdempotencyKey | None, fingerprint: str) -> SendOutcome:
     """The first answer given under a key that this request found already claimed."""
     if stored is not None and stored.request_hash != fingerprint:
@@ -249,7 +260,9 @@ async def send(
     requests with the same key only one sends; the others get its answer (or 409 while it
     is still running, 422 if their body differs). Meta's refusals and failures are
     recorded under the key too (after a timeout the message may have gone out): a retry
-    with the same key gets the same error, never a second send. A request refused before
+    with the same key gets the same error, never a second send. Only when the message
+    certainly did not go out and a retry can help (Meta's rate limits, Meta not reached)
+    is the key released, so that the retry Meta asked for sends. A request refused before
     Meta is called (validation, the 24-hour rule) claims nothing. Should the service die
     between Meta's answer and storing it, the key stays in progress for good, for the
     same reason: a new key is the caller's explicit decision to send again.
@@ -277,9 +290,13 @@ async def send(
         error = meta_error(exc)
         if key is not None:
             async with runtime.sessions.begin() as session:
-                await IdempotencyKeyRepository(session).record(
-                    key, fingerprint, status_code=error.status_code, response=error.body()
-                )
+                keys = IdempotencyKeyRepository(session)
+                if _worth_retrying_unsent(exc, error):
+                    await keys.release(key)
+                else:
+                    await keys.record(
+                        key, fingerprint, status_code=error.status_code, response=error.body()
+                    )
         raise error from exc
     return SendOutcome(201, message_body(message))
 

@@ -156,3 +156,58 @@ async def test_overlong_key_is_422(api: httpx.AsyncClient, meta: respx.Route) ->
 
     assert response.status_code == 422
     assert meta.call_count == 0
+
+
+async def test_rate_limited_send_is_sent_when_retried_with_the_same_key(
+    api: httpx.AsyncClient, runtime: Runtime, graph: respx.MockRouter
+) -> None:
+    conversation_id = await customer_wrote(runtime, hours(1))
+    route = graph.post(MESSAGES_URL).mock(
+        side_effect=[
+            meta_error(400, 131056, "(Business Account, Consumer Account) pair rate limit hit"),
+            accepted({"to": "919876543210"}),
+        ]
+    )
+    headers = {"Idempotency-Key": "k-rate-limited"}
+
+    limited = await api.post(SEND_URL, json=_text(conversation_id), headers=headers)
+    retried = await api.post(SEND_URL, json=_text(conversation_id), headers=headers)
+
+    assert limited.status_code == 429
+    assert retried.status_code == 201
+    assert "idempotent-replayed" not in retried.headers
+    assert route.call_count == 2
+    assert len(await outbound_messages(runtime)) == 1
+
+
+async def test_send_that_never_reached_meta_is_sent_when_retried_with_the_same_key(
+    api: httpx.AsyncClient, runtime: Runtime, graph: respx.MockRouter
+) -> None:
+    conversation_id = await customer_wrote(runtime, hours(1))
+    route = graph.post(MESSAGES_URL).mock(
+        side_effect=[httpx.ConnectError("connection refused"), accepted({"to": "919876543210"})]
+    )
+    headers = {"Idempotency-Key": "k-unreachable"}
+
+    unreachable = await api.post(SEND_URL, json=_text(conversation_id), headers=headers)
+    retried = await api.post(SEND_URL, json=_text(conversation_id), headers=headers)
+
+    assert unreachable.status_code == 502
+    assert retried.status_code == 201
+    assert route.call_count == 2
+    assert len(await outbound_messages(runtime)) == 1
+
+
+async def test_send_that_may_have_reached_meta_is_not_sent_again_under_the_same_key(
+    api: httpx.AsyncClient, runtime: Runtime, graph: respx.MockRouter
+) -> None:
+    conversation_id = await customer_wrote(runtime, hours(1))
+    route = graph.post(MESSAGES_URL).mock(side_effect=httpx.ReadTimeout("timed out"))
+    headers = {"Idempotency-Key": "k-timed-out"}
+
+    first = await api.post(SEND_URL, json=_text(conversation_id), headers=headers)
+    second = await api.post(SEND_URL, json=_text(conversation_id), headers=headers)
+
+    assert first.status_code == second.status_code == 504
+    assert second.headers["idempotent-replayed"] == "true"
+    assert route.call_count == 1

@@ -164,3 +164,17 @@ async def test_error_bodies_never_hold_the_access_token(
 
     assert response.status_code == 502
     assert ACCESS_TOKEN not in response.text
+
+
+async def test_connect_timeout_is_a_502_since_nothing_reached_meta(
+    api: httpx.AsyncClient, runtime: Runtime, graph: respx.MockRouter
+) -> None:
+    conversation_id = await customer_wrote(runtime, hours(1))
+    graph.post(MESSAGES_URL).mock(side_effect=httpx.ConnectTimeout("connect timed out"))
+
+    response = await api.post(
+        SEND_URL, json={"type": "text", "conversation_id": conversation_id, "body": "Hello"}
+    )
+
+    assert response.status_code == 502
+    assert response.json()["error"] == "meta_unavailable"
