@@ -94,8 +94,14 @@ def _retry_after(response: httpx.Response, code: int | None) -> float | None:
     return PAIR_RATE_LIMIT_WAIT_SECONDS if code == PAIR_RATE_LIMIT_CODE else None
 
 
-def error_from_response(response: httpx.Response) -> GraphAPIError:
-    """Turn a non-2xx Graph API answer into a GraphAPIError."""
+def _scrub(text: str | None, secret: str) -> str | None:
+    """`text` without `secret` in it: Meta echoes a malformed token in its error message."""
+    return text.replace(secret, "***") if text and secret else text
+
+
+def error_from_response(response: httpx.Response, *, secret: str = "") -> GraphAPIError:
+    """Turn a non-2xx Graph API answer into a GraphAPIError, with `secret` (the access
+    token) blanked wherever Meta's text repeats it, so it reaches no log or error body."""
     try:
         body = response.json()
     except ValueError:
@@ -112,11 +118,11 @@ def error_from_response(response: httpx.Response) -> GraphAPIError:
     error_data = error.get("error_data")
     details = error_data.get("details") if isinstance(error_data, dict) else None
     return GraphAPIError(
-        str(error.get("message") or f"HTTP {response.status_code}"),
+        _scrub(str(error.get("message") or f"HTTP {response.status_code}"), secret) or "",
         code=code,
         subcode=_int_or_none(error.get("error_subcode")),
-        title=_str_or_none(error.get("error_user_title") or error.get("type")),
-        details=_str_or_none(details or error.get("error_user_msg")),
+        title=_scrub(_str_or_none(error.get("error_user_title") or error.get("type")), secret),
+        details=_scrub(_str_or_none(details or error.get("error_user_msg")), secret),
         http_status=response.status_code,
         retryable=is_retryable(code, response.status_code),
         retry_after=_retry_after(response, code),
@@ -187,9 +193,11 @@ class GraphClient:
     def _auth(self, url: str) -> dict[str, str]:
         if not self._is_meta_host(url):
             raise GraphAPIError(f"refusing to send the access token to {urlsplit(url).hostname}")
-        return {
-            "Authorization": f"Bearer {self._settings.whatsapp_access_token.get_secret_value()}"
-        }
+        return {"Authorization": f"Bearer {self._token}"}
+
+    @property
+    def _token(self) -> str:
+        return self._settings.whatsapp_access_token.get_secret_value()
 
     def _url(self, path: str) -> str:
         return f"{self._settings.graph_base}/{path.lstrip('/')}"
@@ -204,7 +212,7 @@ class GraphClient:
                 f"could not reach the Graph API: {type(exc).__name__}", retryable=True
             ) from exc
         if response.status_code >= 400:
-            raise error_from_response(response)
+            raise error_from_response(response, secret=self._token)
         try:
             data = response.json()
         except ValueError as exc:
@@ -247,7 +255,7 @@ class GraphClient:
             async with self._http.stream("GET", url, headers=self._auth(url)) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise error_from_response(response)
+                    raise error_from_response(response, secret=self._token)
                 yield response
         except httpx.TimeoutException as exc:
             raise GraphAPIError("the media download timed out", retryable=True) from exc

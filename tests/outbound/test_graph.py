@@ -110,6 +110,21 @@ async def test_error_carries_code_subcode_title_details_and_trace(
     assert "131047" in str(error)
 
 
+async def test_access_token_that_meta_echoes_in_its_error_is_blanked(
+    graph: GraphClient, respx_mock: respx.MockRouter
+) -> None:
+    body = meta_error_body(
+        190,
+        f"Malformed access token {ACCESS_TOKEN}",
+        details=f"token {ACCESS_TOKEN} cannot be parsed",
+    )
+    error = await _send_failing(graph, respx_mock, httpx.Response(401, json=body))
+    assert error.code == 190
+    assert ACCESS_TOKEN not in str(error)
+    assert ACCESS_TOKEN not in repr(error.as_dict())
+    assert error.message == "Malformed access token ***"
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 async def test_server_errors_without_a_meta_body_are_retryable(
     graph: GraphClient, respx_mock: respx.MockRouter, status: int
