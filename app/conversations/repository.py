@@ -224,6 +224,15 @@ class ConversationRepository:
         result = await self.session.execute(stmt)
         return {int(id_): int(count) for id_, count in result.all()}
 
+    async def note_inbound_contact(self, conversation_id: int, at: datetime) -> None:
+        """Record that the customer reached out at `at` without a message (a call): it
+        opens the customer-service window, but counts no message."""
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(last_inbound_at=_latest(Conversation.last_inbound_at, at))
+        )
+
     async def remove_unread(self, conversation_id: int, count: int) -> None:
         """Lower unread_count by `count`, never below zero, atomically."""
         if count <= 0:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.autoreply.rules import is_customer_call
 from app.autoreply.service import plan_replies
 from app.config import Settings
 from app.conversations.repository import ConversationRepository, InboundIncrement
@@ -26,7 +27,14 @@ from app.jobs.repository import JobRepository
 from app.messages.repository import MessageRepository
 from app.models import MediaState
 from app.statuses.repository import StatusRepository, status_rank
-from app.webhook.rows import Customer, Incoming, incoming_messages, message_row, status_row
+from app.webhook.rows import (
+    Customer,
+    Incoming,
+    clip,
+    incoming_messages,
+    message_row,
+    status_row,
+)
 from app.webhook.schemas import (
     CallsChange,
     CallsValue,
@@ -91,12 +99,51 @@ async def ingest(session: AsyncSession, settings: Settings, webhook: Webhook) ->
                     entry.id,
                 )
     messages = await _store_messages(session, settings, incoming, received_at)
+    await _open_windows_for_calls(session, settings, calls, received_at)
     new_statuses = await _store_statuses(session, statuses, received_at)
     result = IngestResult(
         event_id=event.id, messages=messages, new_statuses=new_statuses, calls=calls
     )
     await plan_replies(session, settings, result, now=received_at)
     return result
+
+
+async def _open_windows_for_calls(
+    session: AsyncSession, settings: Settings, values: list[CallsValue], received_at: datetime
+) -> None:
+    """A customer's call opens the 24-hour customer-service window, as a message does.
+
+    Meta: "When a WhatsApp user messages you or calls you, a 24-hour timer ... starts."
+    The caller's conversation is found or created and its last_inbound_at moves forward
+    (never back); no message is counted.
+    """
+    callers: dict[Customer, tuple[str | None, datetime]] = {}
+    for value in values:
+        phone_number_id = (
+            (value.metadata.phone_number_id if value.metadata else None)
+            or settings.whatsapp_phone_number_id
+        )[:64]
+        names = {c.wa_id: c.profile.name for c in value.contacts if c.wa_id and c.profile}
+        for call in value.calls:
+            if not is_customer_call(call.direction) or not (call.from_ or call.from_user_id):
+                continue
+            customer = Customer(phone_number_id, clip(call.from_, 32), clip(call.from_user_id, 128))
+            at = call.timestamp or received_at
+            previous = callers.get(customer)
+            callers[customer] = (
+                names.get(call.from_ or ""),
+                max(at, previous[1]) if previous else at,
+            )
+    repository = ConversationRepository(session)
+    for customer in sorted(callers, key=lambda c: c.sort_key):
+        name, at = callers[customer]
+        conversation_id = await repository.upsert_customer(
+            phone_number_id=customer.phone_number_id,
+            phone_number=customer.phone_number,
+            user_id=customer.user_id,
+            contact_name=name,
+        )
+        await repository.note_inbound_contact(conversation_id, at)
 
 
 def _log_errors(event_id: int, errors: list[MetaError]) -> None:

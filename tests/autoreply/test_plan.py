@@ -191,24 +191,23 @@ async def test_connect_and_terminate_of_one_call_get_one_answer(
     ]
 
 
-async def test_call_from_someone_who_never_wrote_is_skipped_with_the_reason_logged(
+async def test_call_from_someone_who_never_wrote_gets_the_call_instructions(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    # A call opens the customer-service window, as a message does.
+    await _ok(await deliver(client, _calls(call_event(from_="447700900123"))))
+
+    assert await planned(runtime) == [(rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS)]
+
+
+async def test_call_delivered_after_its_window_closed_is_skipped_with_the_reason_logged(
     client: httpx.AsyncClient, runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="app.autoreply.service"):
-        await _ok(await deliver(client, _calls(call_event(from_="447700900123"))))
+        await _ok(await deliver(client, _calls(call_event(from_="447700900123", timestamp=OPEN))))
 
     assert await planned(runtime) == []
     assert "only a template could reach them" in caplog.text
-
-
-async def test_call_from_a_customer_whose_window_closed_is_skipped(
-    client: httpx.AsyncClient, runtime: Runtime
-) -> None:
-    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=OPEN))))
-
-    await _ok(await deliver(client, _calls(call_event())))
-
-    assert await planned(runtime) == [(rules.GREETING, GREETING)]
 
 
 async def test_nothing_is_planned_when_no_reply_is_configured(
