@@ -122,8 +122,22 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError | RecursionError):
+        # FastAPI answers a JSON body it cannot decode (not UTF-8, or nested too deeply for
+        # the parser) with a bare 400; it is invalid JSON like any other, so it gets the
+        # same 422 naming the body.
+        why = "not valid UTF-8" if isinstance(cause, UnicodeDecodeError) else "nested too deeply"
+        return _invalid_body(f"JSON decode error: {why}")
     code = _HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, {"error": code, "detail": exc.detail})
+
+
+def _invalid_body(message: str) -> JSONResponse:
+    errors = [{"loc": ["body"], "msg": message, "type": "json_invalid"}]
+    return error_response(
+        422, {"error": "validation_error", "detail": f"body: {message}", "errors": errors}
+    )
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

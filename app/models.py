@@ -20,6 +20,8 @@ from app.db import Base, SafeJSON, SafeText, UTCDateTime, utcnow
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias, so autoincrementing) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest id both hold (signed 64-bit); larger input is refused, never sent to the driver.
+MAX_ID = 2**63 - 1
 
 
 class Direction:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from app.errors import DomainError
+from app.models import MAX_ID
 
 T = TypeVar("T")
 
@@ -58,7 +59,7 @@ def decode_cursor(list_name: str, token: str) -> Cursor:
     if not isinstance(data, dict) or data.get("l") != list_name:
         raise invalid
     at, id_ = data.get("t"), data.get("i")
-    if type(id_) is not int or id_ < 1 or not (at is None or isinstance(at, str)):
+    if type(id_) is not int or not 1 <= id_ <= MAX_ID or not (at is None or isinstance(at, str)):
         raise invalid
     try:
         moment = datetime.fromisoformat(at) if at is not None else None

@@ -15,10 +15,13 @@ from app.conversations.schemas import (
 )
 from app.deps import ApiKeyDep, SessionDep
 from app.errors import error_responses
+from app.models import MAX_ID
 
 router = APIRouter(tags=["conversations"], dependencies=[ApiKeyDep], responses=error_responses(401))
 
-ConversationIdPath = Annotated[int, Path(ge=1, description="The conversation's id.", examples=[87])]
+ConversationIdPath = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="The conversation's id.", examples=[87])
+]
 
 
 @router.get(

@@ -13,6 +13,9 @@ from app.pagination import MAX_CURSOR_LENGTH
 class ConversationListParams(BaseModel):
     """Filters and paging of the conversation list; every filter given must match."""
 
+    # A misspelt filter would otherwise be ignored and answer an unfiltered list.
+    model_config = ConfigDict(extra="forbid")
+
     unread: bool | None = Field(
         None,
         description="true: only conversations with unread messages; false: only those without.",

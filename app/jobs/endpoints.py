@@ -10,12 +10,13 @@ from app.deps import ApiKeyDep, SessionDep
 from app.errors import ErrorBody, error_responses
 from app.jobs import service
 from app.jobs.schemas import JobList, JobListParams, JobOut
+from app.models import MAX_ID
 
 router = APIRouter(
     prefix="/jobs", tags=["jobs"], dependencies=[ApiKeyDep], responses=error_responses(401)
 )
 
-JobId = Annotated[int, Path(ge=1, description="The job's id.")]
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's id.")]
 
 
 @router.get(

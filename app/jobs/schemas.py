@@ -18,6 +18,9 @@ JobStateName = Literal["queued", "running", "done", "dead"]
 class JobListParams(BaseModel):
     """Filters and paging of the job list; every filter given must match."""
 
+    # A misspelt filter would otherwise be ignored and answer an unfiltered list.
+    model_config = ConfigDict(extra="forbid")
+
     state: JobStateName | None = Field(
         None,
         description="`queued` (waiting, maybe for a retry), `running`, `done` or `dead` "

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.models import MAX_ID
 from app.pagination import MAX_CURSOR_LENGTH
 from app.phone import normalize_phone_number
 
@@ -24,6 +25,9 @@ EXAMPLE_WAMID = "wamid.HBgMOTE5ODc2NTQzMjEwFQIAEhgUM0VCMEQ3RkQ5QTc1QjNGRkM3MjAA"
 
 class MessageListParams(BaseModel):
     """Filters and paging of the message list; every filter given must match."""
+
+    # A misspelt filter would otherwise be ignored and answer an unfiltered list.
+    model_config = ConfigDict(extra="forbid")
 
     phone: str | None = Field(
         None,
@@ -65,7 +69,7 @@ class MessageListParams(BaseModel):
         examples=["order"],
     )
     conversation: int | None = Field(
-        None, ge=1, description="Only messages of the conversation with this id."
+        None, ge=1, le=MAX_ID, description="Only messages of the conversation with this id."
     )
     cursor: str | None = Field(
         None,
@@ -83,6 +87,17 @@ class MessageListParams(BaseModel):
     @classmethod
     def _normalize_phone(cls, value: str | None) -> str | None:
         return normalize_phone_number(value) if value is not None else None
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        # Naive times are UTC (as documented), so that since and until always compare.
+        if value is None or value.tzinfo is None:
+            return value.replace(tzinfo=UTC) if value else None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("time is out of range once converted to UTC") from None
 
     @model_validator(mode="after")
     def _since_before_until(self) -> Self:
@@ -223,7 +238,7 @@ class MarkReadRequest(BaseModel):
         description="These messages (wamids).",
     )
     conversation_id: int | None = Field(
-        None, ge=1, description="Every unread message of this conversation."
+        None, ge=1, le=MAX_ID, description="Every unread message of this conversation."
     )
     phone_number: str | None = Field(
         None,

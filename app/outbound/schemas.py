@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.models import MAX_ID
 from app.phone import normalize_phone_number
 
 # Meta's limits (Cloud API message reference).
@@ -70,7 +71,7 @@ class _SendBase(BaseModel, ABC):
         examples=["919876543210"],
     )
     conversation_id: int | None = Field(
-        None, ge=1, description="The conversation to answer; give this or `to`."
+        None, ge=1, le=MAX_ID, description="The conversation to answer; give this or `to`."
     )
     reply_to: str | None = Field(
         None,
