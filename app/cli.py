@@ -6,6 +6,9 @@ import argparse
 import getpass
 import sys
 
+from pydantic import ValidationError
+
+from app.autoreply.rules import BusinessHours, InvalidBusinessHours
 from app.config import MissingSecretsError, Settings, check_production, fill_development_secrets
 from app.log import configure_logging
 from app.migrate import upgrade_database
@@ -13,10 +16,21 @@ from app.migrate import upgrade_database
 
 def _load_settings() -> Settings:
     """Settings from the environment, refusing production without secrets."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # Inputs are left out: a rejected value may be a secret.
+        problems = [
+            f"  {'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors(include_input=False)
+        ]
+        print("error: invalid settings:\n" + "\n".join(problems), file=sys.stderr)
+        raise SystemExit(2) from exc
     try:
         check_production(settings)
-    except MissingSecretsError as exc:
+        if settings.away_message:
+            BusinessHours.from_settings(settings)
+    except (MissingSecretsError, InvalidBusinessHours) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     generated = fill_development_secrets(settings)

@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     def _split_days(cls, value: object) -> object:
         return _split_list(value)
 
+    @field_validator("business_hours_days")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(day not in range(7) for day in value):
+            raise ValueError("days are numbered 0 (Monday) to 6 (Sunday)")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

@@ -121,3 +121,21 @@ def test_readme_commands_are_the_ones_ci_runs() -> None:
     assert "./scripts/serve.sh" in readme
     assert "./scripts/test.sh" in readme
     assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_invalid_setting_is_named_and_refused(tmp_path: Path) -> None:
+    result = _run(["serve"], tmp_path, _clean_environment(BUSINESS_HOURS_DAYS="1,2,7"))
+    assert result.returncode == 2
+    assert "BUSINESS_HOURS_DAYS" in result.stderr
+    assert "0 (Monday) to 6 (Sunday)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_business_hours_that_make_no_sense_are_refused_when_an_away_message_is_set(
+    tmp_path: Path,
+) -> None:
+    env = _clean_environment(AWAY_MESSAGE="We are closed", BUSINESS_TIMEZONE="Mars/Olympus")
+    result = _run(["serve"], tmp_path, env)
+    assert result.returncode == 2
+    assert "Mars/Olympus" in result.stderr
+    assert "is not an IANA time zone" in result.stderr
