@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from app.errors import DomainError
 from app.models import MAX_ID
 
@@ -22,6 +24,27 @@ T = TypeVar("T")
 
 # Longer than any cursor this module writes; the API rejects longer input before decoding.
 MAX_CURSOR_LENGTH = 256
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+
+class PageParams(BaseModel):
+    """The paging every list shares: where the previous page ended, and how many rows."""
+
+    # A misspelt filter would otherwise be ignored and answer an unfiltered list.
+    model_config = ConfigDict(extra="forbid")
+
+    cursor: str | None = Field(
+        None,
+        max_length=MAX_CURSOR_LENGTH,
+        description="The `next_cursor` of the previous page; omit for the first page.",
+    )
+    limit: int = Field(
+        DEFAULT_PAGE_SIZE,
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        description=f"Rows per page, at most {MAX_PAGE_SIZE}.",
+    )
 
 
 class InvalidCursor(DomainError):

@@ -6,15 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.messages.schemas import DEFAULT_PAGE_SIZE, MAX_NOTES_LENGTH, MAX_PAGE_SIZE
-from app.pagination import MAX_CURSOR_LENGTH
+from app.messages.schemas import MAX_NOTES_LENGTH
+from app.pagination import PageParams
 
 
-class ConversationListParams(BaseModel):
+class ConversationListParams(PageParams):
     """Filters and paging of the conversation list; every filter given must match."""
-
-    # A misspelt filter would otherwise be ignored and answer an unfiltered list.
-    model_config = ConfigDict(extra="forbid")
 
     unread: bool | None = Field(
         None,
@@ -27,17 +24,6 @@ class ConversationListParams(BaseModel):
         description="Text searched in the contact name (case-insensitive) and, by its "
         "digits, in the customer's number.",
         examples=["John"],
-    )
-    cursor: str | None = Field(
-        None,
-        max_length=MAX_CURSOR_LENGTH,
-        description="The `next_cursor` of the previous page; omit for the latest activity.",
-    )
-    limit: int = Field(
-        DEFAULT_PAGE_SIZE,
-        ge=1,
-        le=MAX_PAGE_SIZE,
-        description=f"Conversations per page, at most {MAX_PAGE_SIZE}.",
     )
 
 

@@ -7,19 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.pagination import MAX_CURSOR_LENGTH
-
-MAX_PAGE_SIZE = 200
-DEFAULT_PAGE_SIZE = 50
+from app.pagination import PageParams
 
 JobStateName = Literal["queued", "running", "done", "dead"]
 
 
-class JobListParams(BaseModel):
+class JobListParams(PageParams):
     """Filters and paging of the job list; every filter given must match."""
-
-    # A misspelt filter would otherwise be ignored and answer an unfiltered list.
-    model_config = ConfigDict(extra="forbid")
 
     state: JobStateName | None = Field(
         None,
@@ -33,17 +27,6 @@ class JobListParams(BaseModel):
         description="The job kind: media.download, message.send, message.read_receipt, "
         "auto_reply.send.",
         examples=["media.download"],
-    )
-    cursor: str | None = Field(
-        None,
-        max_length=MAX_CURSOR_LENGTH,
-        description="The `next_cursor` of the previous page; omit for the newest jobs.",
-    )
-    limit: int = Field(
-        DEFAULT_PAGE_SIZE,
-        ge=1,
-        le=MAX_PAGE_SIZE,
-        description=f"Jobs per page, at most {MAX_PAGE_SIZE}.",
     )
 
 

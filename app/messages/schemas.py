@@ -8,11 +8,9 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.models import MAX_ID
-from app.pagination import MAX_CURSOR_LENGTH
+from app.pagination import PageParams
 from app.phone import normalize_phone_number
 
-MAX_PAGE_SIZE = 200
-DEFAULT_PAGE_SIZE = 50
 MAX_NOTES_LENGTH = 10_000
 MAX_MARK_READ_IDS = 1000
 
@@ -23,11 +21,8 @@ MessageStatusName = Literal[
 EXAMPLE_WAMID = "wamid.HBgMOTE5ODc2NTQzMjEwFQIAEhgUM0VCMEQ3RkQ5QTc1QjNGRkM3MjAA"
 
 
-class MessageListParams(BaseModel):
+class MessageListParams(PageParams):
     """Filters and paging of the message list; every filter given must match."""
-
-    # A misspelt filter would otherwise be ignored and answer an unfiltered list.
-    model_config = ConfigDict(extra="forbid")
 
     phone: str | None = Field(
         None,
@@ -70,17 +65,6 @@ class MessageListParams(BaseModel):
     )
     conversation: int | None = Field(
         None, ge=1, le=MAX_ID, description="Only messages of the conversation with this id."
-    )
-    cursor: str | None = Field(
-        None,
-        max_length=MAX_CURSOR_LENGTH,
-        description="The `next_cursor` of the previous page; omit for the newest messages.",
-    )
-    limit: int = Field(
-        DEFAULT_PAGE_SIZE,
-        ge=1,
-        le=MAX_PAGE_SIZE,
-        description=f"Messages per page, at most {MAX_PAGE_SIZE}.",
     )
 
     @field_validator("phone")
