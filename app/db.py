@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, Text, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -102,10 +102,11 @@ def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         # One connection per process: SQLite has one writer at a time anyway, and the
         # pool's queue hands it over in arrival order, where SQLite's busy handler would
-        # let a waiting writer sleep and lose the race again and again.
-        engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
-        )
+        # let a waiting writer sleep and lose the race again and again. (An in-memory
+        # database is a single connection already.)
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        pool = {} if in_memory else {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
         sync_engine = engine.sync_engine
 
         @event.listens_for(sync_engine, "connect")

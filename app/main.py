@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from app.admin import ADMIN_OFF_MESSAGE
 from app.config import Settings, get_settings
 from app.conversations.endpoints import router as conversations_router
+from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.health.endpoints import router as health_router
 from app.jobs.endpoints import router as jobs_router
@@ -61,12 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=UPLOAD_PATHS
     )
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(health_router)
     app.include_router(webhook_router, prefix=API_PREFIX)
     app.include_router(messages_router, prefix=API_PREFIX)
