@@ -38,4 +38,3 @@ def configure_logging(level: str) -> None:
     )
     # One line per Graph API call would drown the job outcomes.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    install_redaction()

@@ -34,6 +34,21 @@ def _latest(current: Any, value: datetime | ColumnElement[datetime]) -> ColumnEl
     return case((or_(current.is_(None), current < ts), ts), else_=current)
 
 
+def _new_row(
+    phone_number_id: str, phone_number: str | None, user_id: str | None, contact_name: str | None
+) -> dict[str, Any]:
+    """The values of a conversation about to be created: no notes, no messages yet."""
+    return {
+        "phone_number_id": phone_number_id,
+        "phone_number": phone_number,
+        "user_id": user_id,
+        "contact_name": contact_name,
+        "notes": "",
+        "message_count": 0,
+        "unread_count": 0,
+    }
+
+
 @dataclass(frozen=True)
 class InboundIncrement:
     """New inbound messages of one conversation: how many, and the latest one's time."""
@@ -103,13 +118,7 @@ class ConversationRepository:
             raise ValueError("a customer needs a phone number or a user id")
         conflict_column = Conversation.phone_number if phone_number else Conversation.user_id
         stmt = dialect_insert(self.session, Conversation).values(
-            phone_number_id=phone_number_id,
-            phone_number=phone_number,
-            user_id=user_id,
-            contact_name=contact_name,
-            notes="",
-            message_count=0,
-            unread_count=0,
+            _new_row(phone_number_id, phone_number, user_id, contact_name)
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=[Conversation.phone_number_id, conflict_column],
@@ -173,15 +182,7 @@ class ConversationRepository:
             },
         ).returning(Conversation.id, Conversation.phone_number_id, Conversation.phone_number)
         rows = [
-            {
-                "phone_number_id": phone_number_id,
-                "phone_number": phone_number,
-                "user_id": None,
-                "contact_name": contact_name,
-                "notes": "",
-                "message_count": 0,
-                "unread_count": 0,
-            }
+            _new_row(phone_number_id, phone_number, None, contact_name)
             for phone_number_id, phone_number, contact_name in sorted(
                 customers, key=lambda c: c[:2]
             )
