@@ -60,36 +60,36 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def strip_nul(value: Any) -> Any:
-    """Escape NUL characters, which PostgreSQL refuses in text and JSON, at any depth."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\\u0000") if "\x00" in value else value
-    if isinstance(value, dict):
-        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [strip_nul(v) for v in value]
-    return value
+# PostgreSQL refuses NUL in text; both databases store U+FFFD in its place, so a value
+# reads back the same on either (the message's raw JSON keeps the original).
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def replace_nul(value: str) -> str:
+    """`value` with each NUL character replaced by U+FFFD."""
+    return value.replace("\x00", REPLACEMENT_CHARACTER) if "\x00" in value else value
 
 
 class SafeJSON(TypeDecorator[Any]):
-    """JSON that never fails on a NUL character (escaped to the text `\\u0000`)."""
+    """JSON kept exactly as given, NUL characters included.
+
+    The driver receives it serialised, where a NUL is the escape `\\u0000`: PostgreSQL's
+    `json` type (unlike `jsonb`) keeps that text as it is, and SQLite keeps any text.
+    """
 
     impl = JSON
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        return strip_nul(value)
-
 
 class SafeText(TypeDecorator[str]):
-    """Text that never fails on a NUL character (escaped to the text `\\u0000`)."""
+    """Text that never fails on a NUL character (stored as U+FFFD)."""
 
     impl = Text
 
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return value.replace("\x00", "\\u0000") if value else value
+        return replace_nul(value) if value else value
 
 
 def create_engine(url: str) -> AsyncEngine:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
@@ -169,7 +170,11 @@ class MessageStatusUpdate(Base):
 
 
 class WebhookEvent(Base):
-    """The raw event log: every authentic webhook POST body, as received."""
+    """The raw event log: every authentic webhook POST body, byte for byte, and its outcome.
+
+    The body is kept as bytes, not as parsed JSON, so that a body the service could not
+    read (not JSON, an odd encoding) is kept as exactly as one it could.
+    """
 
     __tablename__ = "whatsapp_webhookevent"
 
@@ -177,7 +182,16 @@ class WebhookEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     object: Mapped[str | None] = mapped_column(String(64))
     fields: Mapped[str | None] = mapped_column(String(255))
-    body: Mapped[Any] = mapped_column(SafeJSON())
+    raw_body: Mapped[bytes] = mapped_column(LargeBinary())
+    stored_items: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_items: Mapped[int] = mapped_column(Integer, default=0)
+    # [{"path": "entry.0.changes.0.value.messages.3", "reason": "..."}], or None.
+    rejections: Mapped[Any | None] = mapped_column(SafeJSON())
+
+    @property
+    def body_text(self) -> str:
+        """The body as text (undecodable bytes shown as U+FFFD), for people to read."""
+        return self.raw_body.decode("utf-8", errors="replace")
 
     def __str__(self) -> str:
         return f"event {self.id} ({self.fields})"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.outbound.schemas import send_request_adapter
-from app.webhook.schemas import parse_webhook
+from app.webhook.delivery import parse_delivery
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -31,5 +31,6 @@ def test_readme_send_example_is_a_valid_request(body: str) -> None:
 def test_readme_webhook_example_is_a_whatsapp_webhook() -> None:
     body = re.search(r"BODY='(\{.*?\})'", README)
     assert body is not None
-    payload = parse_webhook(body.group(1).encode())
-    assert payload.entry[0].changes[0].value.messages
+    delivery = parse_delivery(body.group(1).encode())
+    assert delivery.changes[0].messages
+    assert not delivery.rejections

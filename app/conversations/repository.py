@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.chunks import chunks
 from app.db import UTCDateTime
 from app.models import Conversation
 from app.pagination import Cursor
@@ -47,6 +49,10 @@ def _new_row(
         "message_count": 0,
         "unread_count": 0,
     }
+
+
+# Three parameters each; well below PostgreSQL's limit of 32,767 per statement.
+_INCREMENTS_PER_STATEMENT = 1000
 
 
 @dataclass(frozen=True)
@@ -187,20 +193,27 @@ class ConversationRepository:
                 customers, key=lambda c: c[:2]
             )
         ]
-        # A list of parameters: SQLAlchemy sends them as multi-row statements in this
-        # (sorted) order, compiled once.
-        result = await self.session.execute(stmt, rows)
-        return {(pnid, number): int(id_) for id_, pnid, number in result.all()}
+        # Batches of parameters, in this (sorted) order: each is sent as multi-row
+        # statements compiled once.
+        ids: dict[tuple[str, str], int] = {}
+        for batch in chunks(rows):
+            result = await self.session.execute(stmt, list(batch))
+            ids.update(((pnid, number), int(id_)) for id_, pnid, number in result.all())
+        return ids
 
     async def add_inbound_many(self, increments: list[InboundIncrement]) -> dict[int, int]:
-        """Add inbound messages to many conversations in one atomic UPDATE.
+        """Add inbound messages to many conversations, in atomic UPDATEs of bounded size.
 
         Returns each conversation's message_count after the update (see add_messages for
         why that tells its first messages). The rows were locked, in a stable order, by
         the upserts earlier in the transaction, so this takes no new locks.
         """
-        if not increments:
-            return {}
+        counts: dict[int, int] = {}
+        for batch in chunks(increments, _INCREMENTS_PER_STATEMENT):
+            counts.update(await self._add_inbound_batch(batch))
+        return counts
+
+    async def _add_inbound_batch(self, increments: Sequence[InboundIncrement]) -> dict[int, int]:
         added = (
             values(
                 column("conversation_id", BigInteger),

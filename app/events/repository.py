@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import WebhookEvent
+
+_events = cast(Table, WebhookEvent.__table__)
 
 
 class EventRepository:
@@ -19,15 +22,26 @@ class EventRepository:
         self.session = session
 
     async def add(
-        self, *, body: Any, object_: str | None, fields: list[str], received_at: datetime
-    ) -> WebhookEvent:
-        """Log a webhook body in the current transaction and return the row (with its id)."""
-        event = WebhookEvent(
-            received_at=received_at,
-            object=object_,
-            fields=",".join(fields)[:255] or None,
-            body=body,
+        self,
+        *,
+        raw_body: bytes,
+        object_: str | None,
+        fields: list[str],
+        received_at: datetime,
+        stored_items: int,
+        rejections: list[dict[str, Any]],
+    ) -> int:
+        """Log a webhook body, byte for byte, with its outcome; return the event's id."""
+        result = await self.session.execute(
+            insert(_events).returning(_events.c.id),
+            {
+                "received_at": received_at,
+                "object": object_,
+                "fields": ",".join(fields)[:255] or None,
+                "raw_body": raw_body,
+                "stored_items": stored_items,
+                "rejected_items": len(rejections),
+                "rejections": rejections or None,
+            },
         )
-        self.session.add(event)
-        await self.session.flush()
-        return event
+        return int(result.scalar_one())

@@ -8,14 +8,17 @@ reclaimed) can never overwrite the newer run's outcome.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.chunks import chunks
 from app.db import utcnow
 from app.models import Job, JobState
+
+_jobs = cast(Table, Job.__table__)
 
 # Set in session.info by enqueue(); a worker in the same process wakes up on commit.
 JOBS_ENQUEUED = "jobs_enqueued"
@@ -54,6 +57,34 @@ class JobRepository:
         await self.session.flush()
         self.session.info[JOBS_ENQUEUED] = True
         return job
+
+    async def enqueue_many(
+        self,
+        kind: str,
+        payloads: list[dict[str, Any]],
+        *,
+        max_attempts: int,
+        run_after: datetime,
+    ) -> None:
+        """Add queued jobs of one kind to the current transaction, in bounded batches."""
+        if not payloads:
+            return
+        rows = [
+            {
+                "kind": kind,
+                "payload": payload,
+                "state": JobState.QUEUED,
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "run_after": run_after,
+                "created_at": run_after,
+                "updated_at": run_after,
+            }
+            for payload in payloads
+        ]
+        for batch in chunks(rows):
+            await self.session.execute(insert(_jobs), list(batch))
+        self.session.info[JOBS_ENQUEUED] = True
 
     async def get_by_id(self, job_id: int) -> Job | None:
         """The job with this id, or None."""

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, and_, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.chunks import chunks
 from app.db import UTCDateTime
 from app.models import Conversation, Direction, Message, MessageStatus
 from app.pagination import Cursor
 from app.upsert import dialect_insert
+
+_messages = cast(Table, Message.__table__)
 
 
 @dataclass(frozen=True)
@@ -38,20 +41,22 @@ class MessageRepository:
     async def insert_ignore(self, rows: list[dict[str, Any]]) -> set[str]:
         """Insert messages, skipping wamids already stored; return the wamids that were new.
 
-        A single INSERT … ON CONFLICT DO NOTHING, so two deliveries of the same message
-        racing each other store it once and exactly one of them sees it as new.
+        INSERT … ON CONFLICT DO NOTHING, so two deliveries of the same message racing
+        each other store it once and exactly one of them sees it as new. Rows go in
+        bounded batches, each compiled once and sent as multi-row statements.
         """
         if not rows:
             return set()
         stmt = (
-            dialect_insert(self.session, Message)
-            .on_conflict_do_nothing(index_elements=[Message.message_id])
-            .returning(Message.message_id)
+            dialect_insert(self.session, _messages)
+            .on_conflict_do_nothing(index_elements=[_messages.c.message_id])
+            .returning(_messages.c.message_id)
         )
-        # A list of parameters: SQLAlchemy batches them into multi-row statements
-        # compiled once, instead of compiling a fresh statement for every batch.
-        result = await self.session.execute(stmt, rows)
-        return {row[0] for row in result.all()}
+        new: set[str] = set()
+        for batch in chunks(rows):
+            result = await self.session.execute(stmt, list(batch))
+            new.update(row[0] for row in result.all())
+        return new
 
     async def get_by_message_id(self, message_id: str) -> Message | None:
         """The message with this wamid, or None."""

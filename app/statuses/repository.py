@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, literal, select, text, update
+from sqlalchemy import JSON, Table, bindparam, case, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
+from app.chunks import chunks
 from app.db import UTCDateTime
 from app.models import OUTBOUND_STATUS_RANK, Direction, Message, MessageStatusUpdate
 from app.upsert import dialect_insert
@@ -21,6 +23,34 @@ def status_rank(status: str) -> int | None:
 
 
 _message_rank = case(OUTBOUND_STATUS_RANK, value=Message.status, else_=-1)
+_messages = cast(Table, Message.__table__)
+_statuses = cast(Table, MessageStatusUpdate.__table__)
+
+# Advisory locks of the status path: (namespace, bucket of the wamid's hash).
+_LOCK_NAMESPACE = 0x57A7
+_LOCK_BUCKETS = 1024
+_LOCK_WAMIDS = text(
+    f"SELECT pg_advisory_xact_lock({_LOCK_NAMESPACE}, k) FROM "
+    f"(SELECT DISTINCT hashtext(w) & {_LOCK_BUCKETS - 1} AS k FROM unnest(:wamids) AS w "
+    "ORDER BY k) AS keys"
+).bindparams(bindparam("wamids", type_=ARRAY(String())))
+
+_APPLY = (
+    update(_messages)
+    .where(
+        _messages.c.message_id == bindparam("wamid"),
+        _messages.c.direction == Direction.OUTBOUND,
+        case(OUTBOUND_STATUS_RANK, value=_messages.c.status, else_=-1) < bindparam("new_rank"),
+    )
+    .values(
+        status=bindparam("new_status"),
+        status_at=bindparam("at", type_=UTCDateTime()),
+        # None keeps the errors the message has (as SQL NULL, not JSON null).
+        errors=func.coalesce(
+            bindparam("new_errors", type_=JSON(none_as_null=True)), _messages.c.errors
+        ),
+    )
+)
 
 
 class StatusRepository:
@@ -31,24 +61,20 @@ class StatusRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock_messages(self, message_ids: list[str]) -> None:
+    async def lock_messages(self, message_ids: Iterable[str]) -> None:
         """Serialise, until commit, the transactions that store or apply statuses of these wamids.
 
         Without it, on PostgreSQL a status webhook and the insert of its message (after
         our send) can each run before the other commits: the status finds no message
-        and the message finds no status. Locks are taken in one sorted order, so two
-        batches cannot deadlock. SQLite needs nothing: BEGIN IMMEDIATE already
-        serialises writers.
+        and the message finds no status. A wamid maps to one of a fixed number of
+        advisory locks, so a delivery of 35,000 statuses takes at most that many, and
+        they are taken in one sorted order, so two batches cannot deadlock. SQLite needs
+        nothing: BEGIN IMMEDIATE already serialises writers.
         """
-        if not message_ids or self.session.get_bind().dialect.name != "postgresql":
+        wamids = sorted(set(message_ids))
+        if not wamids or self.session.get_bind().dialect.name != "postgresql":
             return
-        await self.session.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(k) FROM "
-                "(SELECT DISTINCT hashtext(w) AS k FROM unnest(:wamids) AS w ORDER BY k) AS keys"
-            ).bindparams(bindparam("wamids", type_=ARRAY(String()))),
-            {"wamids": sorted(set(message_ids))},
-        )
+        await self.session.execute(_LOCK_WAMIDS, {"wamids": wamids})
 
     async def insert_ignore(self, rows: list[dict[str, Any]]) -> int:
         """Insert status rows, skipping (wamid, status) pairs already stored.
@@ -58,14 +84,61 @@ class StatusRepository:
         if not rows:
             return 0
         stmt = (
-            dialect_insert(self.session, MessageStatusUpdate)
-            .on_conflict_do_nothing(
-                index_elements=[MessageStatusUpdate.message_id, MessageStatusUpdate.status]
-            )
-            .returning(MessageStatusUpdate.id)
+            dialect_insert(self.session, _statuses)
+            .on_conflict_do_nothing(index_elements=[_statuses.c.message_id, _statuses.c.status])
+            .returning(_statuses.c.id)
         )
-        result = await self.session.execute(stmt, rows)
-        return len(result.all())
+        new = 0
+        for batch in chunks(rows):
+            result = await self.session.execute(stmt, list(batch))
+            new += len(result.all())
+        return new
+
+    async def apply_many(self, rows: list[dict[str, Any]]) -> None:
+        """Move each outbound message of these status rows forward to its furthest status.
+
+        Statuses of messages already stored are applied at once. For the others (a status
+        that beat our send's answer) the wamids' locks are taken and the messages looked
+        for again, so a send committing meanwhile is seen; one still missing picks its
+        stored status up when its row is written (apply_stored).
+        """
+        ranked: dict[str, tuple[int, dict[str, Any]]] = {}
+        for row in rows:
+            rank = status_rank(row["status"])
+            best = ranked.get(row["message_id"])
+            if rank is not None and (best is None or rank > best[0]):
+                ranked[row["message_id"]] = (rank, row)
+        furthest = {wamid: row for wamid, (_rank, row) in ranked.items()}
+        if not furthest:
+            return
+        found = await self._stored(list(furthest))
+        missing = furthest.keys() - found
+        if missing and self.session.get_bind().dialect.name == "postgresql":
+            await self.lock_messages(missing)
+            found |= await self._stored(sorted(missing))
+        # One statement compiled once, its rows in wamid order (a stable lock order).
+        params = [
+            {
+                "wamid": wamid,
+                "new_status": furthest[wamid]["status"],
+                "new_rank": status_rank(furthest[wamid]["status"]),
+                "at": furthest[wamid]["timestamp"],
+                "new_errors": furthest[wamid]["errors"],
+            }
+            for wamid in sorted(found)
+        ]
+        for batch in chunks(params):
+            await self.session.execute(_APPLY, list(batch))
+
+    async def _stored(self, wamids: list[str]) -> set[str]:
+        """Which of these wamids are stored messages."""
+        found: set[str] = set()
+        for batch in chunks(wamids):
+            result = await self.session.execute(
+                select(_messages.c.message_id).where(_messages.c.message_id.in_(batch))
+            )
+            found.update(result.scalars())
+        return found
 
     async def apply(
         self,

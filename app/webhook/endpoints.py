@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
+from app.db import utcnow
 from app.deps import SessionDep, SettingsDep
+from app.errors import error_response
 from app.webhook import service
-from app.webhook.schemas import WebhookAck, parse_webhook
+from app.webhook.schemas import WebhookAck
 from app.webhook.signature import VerifiedBody, subscription_challenge
 
 router = APIRouter(tags=["webhook"])
@@ -90,7 +92,7 @@ async def verify_subscription(
     summary="Receive messages and statuses from Meta",
     openapi_extra=_DELIVERY_OPENAPI,
     responses={
-        400: {"description": "Malformed JSON, or not a WhatsApp webhook"},
+        400: {"description": "Malformed JSON, or not a WhatsApp webhook (the body is logged)"},
         403: {"description": "X-Hub-Signature-256 missing or wrong"},
         413: {"description": "Body over MAX_BODY_BYTES"},
         503: {"description": "The database failed; nothing was stored and Meta will retry"},
@@ -99,15 +101,17 @@ async def verify_subscription(
 @router.post("/webhook", response_model=WebhookAck, include_in_schema=False)
 async def receive_webhook(
     body: VerifiedBody, session: SessionDep, settings: SettingsDep
-) -> WebhookAck:
+) -> WebhookAck | JSONResponse:
     """Store a delivery signed by Meta (X-Hub-Signature-256 over the exact body).
 
-    Everything it carries is stored in one transaction, each message once per wamid and
-    each status once per (wamid, status); 200 means it is committed.
+    The body is kept in the event log whatever it holds. Every valid message, status
+    and call is stored, each message once per wamid and each status once per (wamid,
+    status); an item that cannot be stored is recorded on the event with its JSON path
+    and the reason. 200 means it is committed, and says how many items were stored and
+    rejected. A body that is not a WhatsApp webhook is logged too, and answered 400.
     """
-    result = await service.ingest(session, settings, parse_webhook(body))
-    return WebhookAck(
-        event_id=result.event_id,
-        new_messages=len(result.messages),
-        new_statuses=result.new_statuses,
-    )
+    outcome = await service.receive(session, settings, body, now=utcnow())
+    if isinstance(outcome, service.Refused):
+        # Returned, not raised: the session still commits the event that logs the body.
+        return error_response(400, {**outcome.error.body(), "event_id": outcome.event_id})
+    return WebhookAck.of(outcome)

@@ -27,9 +27,3 @@ class NotAWhatsAppWebhook(BadRequest):
     """JSON, but not a WhatsApp Business Account webhook (wrong object, no entry list)."""
 
     error = "not_a_whatsapp_webhook"
-
-
-class InvalidWebhookPayload(BadRequest):
-    """A WhatsApp webhook that lacks something the service needs (a message without id)."""
-
-    error = "invalid_webhook_payload"

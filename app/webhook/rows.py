@@ -11,14 +11,53 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.db import strip_nul
-from app.models import Direction, MediaState, MessageStatus
-from app.webhook.schemas import Contact, InboundMessage, MessagesValue, Status
+from sqlalchemy import String
+
+from app.db import replace_nul
+from app.models import Conversation, Direction, MediaState, Message, MessageStatus
+from app.models import MessageStatusUpdate as StatusUpdate
+from app.webhook.delivery import ChangeItems, Rejection
+from app.webhook.schemas import Call, Contact, InboundMessage, Status
 
 
-def clip(value: str | None, limit: int) -> str | None:
-    """`value` cut to a column's length, so an odd value is stored instead of refused."""
-    return value[:limit] if value is not None and len(value) > limit else value
+def _lengths(table: Any) -> dict[str, int]:
+    """The length of each bounded string column of a table."""
+    return {
+        c.name: c.type.length
+        for c in table.__table__.columns
+        if isinstance(c.type, String) and c.type.length is not None
+    }
+
+
+_MESSAGE_LENGTHS = _lengths(Message)
+_STATUS_LENGTHS = _lengths(StatusUpdate)
+_CUSTOMER_LENGTHS = {
+    "phone_number_id": _lengths(Conversation)["phone_number_id"],
+    "phone_number": _lengths(Conversation)["phone_number"],
+    "user_id": _lengths(Conversation)["user_id"],
+}
+
+
+def _safe_strings(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with NUL replaced in its string columns (JSON columns keep the original)."""
+    return {k: replace_nul(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
+def _too_long(
+    row: dict[str, Any], lengths: dict[str, int], sources: dict[str, str], item_path: str
+) -> Rejection | None:
+    """A Rejection for the first value longer than its column, at the JSON path it came from.
+
+    `sources` maps a column to that path; a column not in it names the item itself.
+    """
+    for name, length in lengths.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > length:
+            return Rejection(
+                sources.get(name, item_path),
+                f"{len(value)} characters, longer than the {length} that {name} can hold",
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -37,53 +76,90 @@ class Customer:
 
 @dataclass(frozen=True)
 class Incoming:
-    """A message of a change with what the change says about its sender and recipient."""
+    """A valid inbound message: its row (conversation_id still to fill) and its sender."""
 
-    message: InboundMessage
-    phone_number_id: str
+    row: dict[str, Any]
     customer: Customer | None
     contact_name: str | None
-    to_number: str | None
-    timestamp: datetime
 
 
-def _sender_contact(message: InboundMessage, contacts: list[Contact]) -> Contact | None:
-    """The contact entry describing the message's sender (by number, by user id, or alone)."""
-    for contact in contacts:
-        if message.from_ and contact.wa_id == message.from_:
-            return contact
-        if message.from_user_id and contact.user_id == message.from_user_id:
-            return contact
-    return contacts[0] if len(contacts) == 1 else None
+class _Senders:
+    """The contacts of a change, found by the number or the user id of a message's sender."""
+
+    def __init__(self, contacts: list[Contact]) -> None:
+        self.by_number = {c.wa_id: c for c in reversed(contacts) if c.wa_id}
+        self.by_user_id = {c.user_id: c for c in reversed(contacts) if c.user_id}
+        self.only = contacts[0] if len(contacts) == 1 else None
+
+    def of(self, message: InboundMessage) -> Contact | None:
+        """The contact entry describing the message's sender (by number, by user id, or alone)."""
+        found = (message.from_ and self.by_number.get(message.from_)) or (
+            message.from_user_id and self.by_user_id.get(message.from_user_id)
+        )
+        return found or self.only
+
+
+def business_number(items: ChangeItems, default_phone_number_id: str) -> str:
+    """The phone_number_id a change is about (the configured one if Meta left it out)."""
+    metadata = items.metadata
+    return (metadata.phone_number_id if metadata else None) or default_phone_number_id
+
+
+def _message_sources(change_path: str, path: str, message: InboundMessage) -> dict[str, str]:
+    """Where in the delivery's JSON each column of a message row comes from."""
+    sources = {
+        "phone_number_id": f"{change_path}.metadata.phone_number_id",
+        "to_number": f"{change_path}.metadata.display_phone_number",
+        "message_id": f"{path}.id",
+        "from_number": f"{path}.from",
+        "user_id": f"{path}.from_user_id",
+        "message_type": f"{path}.type",
+        "context_message_id": f"{path}.reaction.message_id"
+        if message.type == "reaction"
+        else f"{path}.context.id",
+        "media_id": f"{path}.{message.type}.id",
+        "mime_type": f"{path}.{message.type}.mime_type",
+        "media_sha256": f"{path}.{message.type}.sha256",
+    }
+    return sources
 
 
 def incoming_messages(
-    value: MessagesValue, default_phone_number_id: str, received_at: datetime
+    items: ChangeItems,
+    default_phone_number_id: str,
+    received_at: datetime,
+    rejections: list[Rejection],
 ) -> list[Incoming]:
-    """The messages of a change, each with its customer; a missing timestamp is `received_at`."""
-    metadata = value.metadata
-    phone_number_id = ((metadata and metadata.phone_number_id) or default_phone_number_id)[:64]
-    to_number = metadata.display_phone_number if metadata else None
+    """The storable messages of a change, each with its customer; the others are rejected.
+
+    A missing timestamp is `received_at`.
+    """
+    phone_number_id = business_number(items, default_phone_number_id)
+    to_number = items.metadata.display_phone_number if items.metadata else None
+    senders = _Senders(items.contacts)
     result = []
-    for message in value.messages:
-        contact = _sender_contact(message, value.contacts)
-        phone_number = message.from_ or (contact.wa_id if contact else None)
-        user_id = message.from_user_id or (contact.user_id if contact else None)
-        customer = (
-            Customer(phone_number_id, clip(phone_number, 32), clip(user_id, 128))
-            if phone_number or user_id
-            else None
+    for k, message in items.messages:
+        path = f"{items.path}.messages.{k}"
+        contact = senders.of(message)
+        row = _message_row(
+            message,
+            phone_number_id=phone_number_id,
+            from_number=message.from_ or (contact.wa_id if contact else None),
+            user_id=message.from_user_id or (contact.user_id if contact else None),
+            from_name=contact.profile.name if contact and contact.profile else None,
+            to_number=to_number,
+            received_at=received_at,
         )
-        result.append(
-            Incoming(
-                message=message,
-                phone_number_id=phone_number_id,
-                customer=customer,
-                contact_name=contact.profile.name if contact and contact.profile else None,
-                to_number=to_number,
-                timestamp=message.timestamp or received_at,
-            )
-        )
+        sources = _message_sources(items.path, path, message)
+        problem = _too_long(row, _MESSAGE_LENGTHS, sources, path)
+        if not row["message_id"]:
+            problem = Rejection(f"{path}.id", "empty: a message needs its wamid")
+        if problem is not None:
+            rejections.append(problem)
+            continue
+        number, user_id = row["from_number"], row["user_id"]
+        customer = Customer(phone_number_id, number, user_id) if number or user_id else None
+        result.append(Incoming(row=row, customer=customer, contact_name=row["from_name"]))
     return result
 
 
@@ -93,9 +169,9 @@ def _content_columns(message: InboundMessage) -> dict[str, Any]:
     media = message.media
     if media is not None:
         columns |= {
-            "media_id": clip(media.id, 255),
-            "mime_type": clip(media.mime_type, 255),
-            "media_sha256": clip(media.sha256, 128),
+            "media_id": media.id,
+            "mime_type": media.mime_type,
+            "media_sha256": media.sha256,
             "caption": media.caption,
             "filename": media.filename,
             "media_state": MediaState.PENDING if media.id else None,
@@ -132,9 +208,9 @@ def _content_columns(message: InboundMessage) -> dict[str, Any]:
         columns["text_body"] = ", ".join(names) or None
     # A reaction points at the message it reacts to; any other message at the one it answers.
     if message.type == "reaction" and message.reaction:
-        columns["context_message_id"] = clip(message.reaction.message_id, 255)
+        columns["context_message_id"] = message.reaction.message_id
     elif message.context is not None:
-        columns["context_message_id"] = clip(message.context.id, 255)
+        columns["context_message_id"] = message.context.id
     if message.errors:
         columns["errors"] = message.raw.get("errors")
     return columns
@@ -165,48 +241,115 @@ _EMPTY_MESSAGE = dict.fromkeys(
 )
 
 
-def message_row(
-    incoming: Incoming, conversation_id: int | None, received_at: datetime
+def _message_row(
+    message: InboundMessage,
+    *,
+    phone_number_id: str,
+    from_number: str | None,
+    user_id: str | None,
+    from_name: str | None,
+    to_number: str | None,
+    received_at: datetime,
 ) -> dict[str, Any]:
-    """The whatsapp_whatsappmessage row of an inbound message."""
-    message = incoming.message
-    customer = incoming.customer
-    row: dict[str, Any] = {
-        **_EMPTY_MESSAGE,
-        "message_id": message.id,
-        "conversation_id": conversation_id,
-        "direction": Direction.INBOUND,
-        "phone_number_id": incoming.phone_number_id,
-        "from_number": customer.phone_number if customer else None,
-        "from_name": incoming.contact_name,
-        "to_number": clip(incoming.to_number, 32),
-        "user_id": customer.user_id if customer else None,
-        "message_type": clip(message.type, 32),
-        "timestamp": incoming.timestamp,
-        "status": MessageStatus.RECEIVED,
-        "notes": "",
-        "raw": message.raw,
-        "created_at": received_at,
-        **_content_columns(message),
-    }
-    # String (VARCHAR) columns are not SafeText; escape NUL everywhere for PostgreSQL.
-    result: dict[str, Any] = strip_nul(row)
-    return result
+    """The whatsapp_whatsappmessage row of an inbound message (no conversation yet)."""
+    return _safe_strings(
+        {
+            **_EMPTY_MESSAGE,
+            "message_id": message.id,
+            "conversation_id": None,
+            "direction": Direction.INBOUND,
+            "phone_number_id": phone_number_id,
+            "from_number": from_number,
+            "from_name": from_name,
+            "to_number": to_number,
+            "user_id": user_id,
+            "message_type": message.type,
+            "timestamp": message.timestamp or received_at,
+            "status": MessageStatus.RECEIVED,
+            "notes": "",
+            "raw": message.raw,
+            "created_at": received_at,
+            **_content_columns(message),
+        }
+    )
 
 
-def status_row(status: Status, received_at: datetime) -> dict[str, Any]:
-    """The whatsapp_whatsappmessagestatus row of a status report."""
+def status_rows(
+    items: ChangeItems, received_at: datetime, rejections: list[Rejection]
+) -> list[dict[str, Any]]:
+    """The whatsapp_whatsappmessagestatus rows of a change's storable statuses."""
+    rows = []
+    for k, status in items.statuses:
+        path = f"{items.path}.statuses.{k}"
+        row = _status_row(status, received_at)
+        recipient = "recipient_id" if status.recipient_id else "recipient_user_id"
+        sources = {
+            "message_id": f"{path}.id",
+            "status": f"{path}.status",
+            "recipient_id": f"{path}.{recipient}",
+        }
+        problem = _too_long(row, _STATUS_LENGTHS, sources, path)
+        if not row["message_id"]:
+            problem = Rejection(f"{path}.id", "empty: a status needs the wamid it is about")
+        if problem is not None:
+            rejections.append(problem)
+            continue
+        rows.append(row)
+    return rows
+
+
+def _status_row(status: Status, received_at: datetime) -> dict[str, Any]:
     raw = status.raw
-    row = {
-        "message_id": status.id,
-        "status": clip(status.status, 32),
-        "timestamp": status.timestamp or received_at,
-        "recipient_id": clip(status.recipient_id or status.recipient_user_id, 128),
-        "errors": raw.get("errors"),
-        "pricing": raw.get("pricing"),
-        "conversation": raw.get("conversation"),
-        "raw": raw,
-        "created_at": received_at,
-    }
-    result: dict[str, Any] = strip_nul(row)
+    return _safe_strings(
+        {
+            "message_id": status.id,
+            "status": status.status,
+            "timestamp": status.timestamp or received_at,
+            "recipient_id": status.recipient_id or status.recipient_user_id,
+            "errors": raw.get("errors"),
+            "pricing": raw.get("pricing"),
+            "conversation": raw.get("conversation"),
+            "raw": raw,
+            "created_at": received_at,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class CustomerCall:
+    """A call event of a change, with the customer it is from or to."""
+
+    call: Call
+    customer: Customer | None
+    contact_name: str | None
+
+
+def calls_of(
+    items: ChangeItems, default_phone_number_id: str, rejections: list[Rejection]
+) -> list[CustomerCall]:
+    """The storable call events of a change; those whose ids do not fit are rejected."""
+    phone_number_id = business_number(items, default_phone_number_id)
+    names = {c.wa_id: c.profile.name for c in items.contacts if c.wa_id and c.profile}
+    result = []
+    for k, call in items.calls:
+        path = f"{items.path}.calls.{k}"
+        values = _safe_strings(
+            {
+                "phone_number_id": phone_number_id,
+                "phone_number": call.from_,
+                "user_id": call.from_user_id,
+            }
+        )
+        sources = {
+            "phone_number_id": f"{items.path}.metadata.phone_number_id",
+            "phone_number": f"{path}.from",
+            "user_id": f"{path}.from_user_id",
+        }
+        problem = _too_long(values, _CUSTOMER_LENGTHS, sources, path)
+        if problem is not None:
+            rejections.append(problem)
+            continue
+        number, user_id = values["phone_number"], values["user_id"]
+        customer = Customer(phone_number_id, number, user_id) if number or user_id else None
+        result.append(CustomerCall(call, customer, names.get(call.from_ or "")))
     return result

@@ -15,7 +15,7 @@ can be absent, and `contacts[].user_id` / `messages[].from_user_id` /
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,12 +25,11 @@ from pydantic import (
     ModelWrapValidatorHandler,
     PrivateAttr,
     Tag,
-    ValidationError,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 
-from app.webhook.exceptions import InvalidWebhookPayload, MalformedJSON, NotAWhatsAppWebhook
+if TYPE_CHECKING:
+    from app.webhook.service import IngestResult
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 
@@ -38,7 +37,10 @@ WHATSAPP_OBJECT = "whatsapp_business_account"
 class MetaModel(BaseModel):
     """Base of Meta's shapes: unknown fields kept, numbers accepted where strings are."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True)
+    # A number no JSON column can keep (NaN, infinity) fails its item instead of the database.
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, coerce_numbers_to_str=True, allow_inf_nan=False
+    )
 
 
 class RawModel(MetaModel):
@@ -438,56 +440,14 @@ class Webhook(RawModel):
         return list(seen)
 
 
-# Parsing -------------------------------------------------------------------------------
-
-_MAX_REPORTED_ERRORS = 10
+MAX_ANSWERED_REJECTIONS = 20
 
 
-_CHANGE_TAGS = frozenset({"messages", "calls", "other"})
+class ItemRejection(BaseModel):
+    """An item of a delivery that was not stored: where it is in the body, and why."""
 
-
-def _json_path(error: ErrorDetails) -> list[str | int]:
-    """The error's location in the JSON, without the union tag Pydantic inserts."""
-    loc = list(error["loc"])
-    return [
-        part
-        for i, part in enumerate(loc)
-        if not (i >= 2 and loc[i - 2] == "changes" and part in _CHANGE_TAGS)
-    ]
-
-
-def _location(error: ErrorDetails) -> str:
-    return ".".join(str(part) for part in _json_path(error)) or "body"
-
-
-def _refusal(exc: ValidationError) -> Exception:
-    """The 400 error that says what is wrong with a body that failed validation."""
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    for error in errors:
-        if error["type"] == "json_invalid":
-            return MalformedJSON(f"the body is not valid JSON: {error['msg']}")
-    envelope = [e for e in errors if tuple(e["loc"]) in ((), ("object",), ("entry",))]
-    if envelope:
-        reasons = "; ".join(f"{_location(e)}: {e['msg']}" for e in envelope)
-        return NotAWhatsAppWebhook(
-            f'not a WhatsApp webhook (expected {{"object": "{WHATSAPP_OBJECT}", '
-            f'"entry": [...]}}): {reasons}'
-        )
-    shown = errors[:_MAX_REPORTED_ERRORS]
-    return InvalidWebhookPayload(
-        "invalid WhatsApp webhook: "
-        + "; ".join(f"{_location(e)}: {e['msg']}" for e in shown)
-        + (f" (and {len(errors) - len(shown)} more)" if len(errors) > len(shown) else ""),
-        errors=[{"loc": _json_path(e), "msg": e["msg"]} for e in shown],
-    )
-
-
-def parse_webhook(body: bytes) -> Webhook:
-    """Parse a POST body (once) into the models, or raise the 400 error saying why not."""
-    try:
-        return Webhook.model_validate_json(body)
-    except ValidationError as exc:
-        raise _refusal(exc) from None
+    path: str = Field(examples=["entry.0.changes.0.value.messages.3.id"])
+    reason: str = Field(examples=["Field required"])
 
 
 class WebhookAck(BaseModel):
@@ -495,7 +455,17 @@ class WebhookAck(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"status": "stored", "event_id": 42, "new_messages": 1, "new_statuses": 0}]
+            "examples": [
+                {
+                    "status": "stored",
+                    "event_id": 42,
+                    "new_messages": 1,
+                    "new_statuses": 0,
+                    "stored_items": 1,
+                    "rejected_items": 0,
+                    "rejections": [],
+                }
+            ]
         }
     )
 
@@ -503,3 +473,27 @@ class WebhookAck(BaseModel):
     event_id: int = Field(description="Id of the delivery in the raw event log.")
     new_messages: int = Field(description="Messages stored for the first time.")
     new_statuses: int = Field(description="Statuses stored for the first time.")
+    stored_items: int = Field(
+        description="Messages, statuses and calls stored (now or by an earlier delivery)."
+    )
+    rejected_items: int = Field(
+        description="Items that could not be stored; the event keeps each one's path and reason."
+    )
+    rejections: list[ItemRejection] = Field(
+        description=f"The first {MAX_ANSWERED_REJECTIONS} rejected items, with why."
+    )
+
+    @classmethod
+    def of(cls, result: IngestResult) -> WebhookAck:
+        """The answer to a stored delivery."""
+        return cls(
+            event_id=result.event_id,
+            new_messages=len(result.messages),
+            new_statuses=result.new_statuses,
+            stored_items=result.stored_items,
+            rejected_items=len(result.rejections),
+            rejections=[
+                ItemRejection(path=r.path, reason=r.reason)
+                for r in result.rejections[:MAX_ANSWERED_REJECTIONS]
+            ],
+        )

@@ -4,47 +4,49 @@ Meta delivers at least once and concurrently, so everything here is idempotent a
 order-independent: messages are insert-or-ignore by wamid, counters move only for the
 messages this delivery stored first, statuses are insert-or-ignore by (wamid, status) and
 only ever move a message forward. Rows that many deliveries touch (conversations,
-messages) are locked in a stable order so that concurrent deliveries cannot deadlock.
+messages) are written in a stable order so that concurrent deliveries cannot deadlock.
+
+The body is kept in the event log whatever it holds. Reading it into rows is pure Python
+and runs in a worker thread when the body is large, so that a 4 MB delivery does not hold
+the event loop (and every other request) while it is parsed.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.autoreply.rules import is_customer_call
 from app.autoreply.service import plan_replies
 from app.config import Settings
 from app.conversations.repository import ConversationRepository, InboundIncrement
-from app.db import utcnow
+from app.errors import BadRequest
 from app.events.repository import EventRepository
 from app.jobs import kinds
 from app.jobs.repository import JobRepository
 from app.messages.repository import MessageRepository
 from app.models import MediaState
-from app.statuses.repository import StatusRepository, status_rank
+from app.statuses.repository import StatusRepository
+from app.webhook.delivery import Rejection, parse_delivery, refusal_json
 from app.webhook.rows import (
     Customer,
+    CustomerCall,
     Incoming,
-    clip,
+    calls_of,
     incoming_messages,
-    message_row,
-    status_row,
+    status_rows,
 )
-from app.webhook.schemas import (
-    CallsChange,
-    CallsValue,
-    MessagesChange,
-    MetaError,
-    Status,
-    Webhook,
-)
+from app.webhook.schemas import CallsValue, MetaError
 
 logger = logging.getLogger(__name__)
+
+# Bodies above this are read in a worker thread; below it, the hop costs more than it saves.
+OFF_LOOP_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,56 @@ class NewInboundMessage:
     first_in_conversation: bool
 
 
+@dataclass
+class PreparedDelivery:
+    """A delivery read into rows, before any SQL: what to store and what was rejected."""
+
+    object_: str
+    fields: list[str]
+    messages: list[Incoming] = field(default_factory=list)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[CallsValue] = field(default_factory=list)
+    callers: list[CustomerCall] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    reported_errors: list[MetaError] = field(default_factory=list)
+    other_changes: list[tuple[str, str | None]] = field(default_factory=list)
+
+    @property
+    def stored_items(self) -> int:
+        """How many messages, statuses and calls of the delivery can be stored."""
+        return len(self.messages) + len(self.statuses) + sum(len(v.calls) for v in self.calls)
+
+
+def prepare(body: bytes, default_phone_number_id: str, received_at: datetime) -> PreparedDelivery:
+    """Read a signed body into the rows it stores and the items it rejects (no I/O).
+
+    Raises MalformedJSON or NotAWhatsAppWebhook when the body is not a WhatsApp webhook.
+    """
+    parsed = parse_delivery(body)
+    prepared = PreparedDelivery(parsed.object_, parsed.fields, rejections=parsed.rejections)
+    for items in parsed.changes:
+        prepared.reported_errors += items.errors
+        if items.field == "messages":
+            prepared.messages += incoming_messages(
+                items, default_phone_number_id, received_at, prepared.rejections
+            )
+            prepared.statuses += status_rows(items, received_at, prepared.rejections)
+        else:
+            prepared.other_changes.append((items.field, items.entry_id))
+        if items.field == "calls":
+            callers = calls_of(items, default_phone_number_id, prepared.rejections)
+            prepared.callers += callers
+            prepared.calls.append(
+                CallsValue.model_construct(
+                    metadata=items.metadata,
+                    contacts=items.contacts,
+                    calls=[c.call for c in callers],
+                    errors=items.errors,
+                )
+            )
+    return prepared
+
+
 @dataclass(frozen=True)
 class IngestResult:
     """What one delivery newly stored; a redelivery yields no messages and no statuses."""
@@ -67,49 +119,103 @@ class IngestResult:
     messages: list[NewInboundMessage]
     new_statuses: int
     calls: list[CallsValue]
+    stored_items: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
 
 
-async def ingest(session: AsyncSession, settings: Settings, webhook: Webhook) -> IngestResult:
-    """Store a verified webhook: event log, messages, conversations, media jobs, statuses.
+@dataclass(frozen=True)
+class Refused:
+    """A signed body that is not a WhatsApp webhook: logged as rejected, answered 400."""
+
+    event_id: int
+    error: BadRequest
+
+
+async def receive(
+    session: AsyncSession, settings: Settings, body: bytes, *, now: datetime
+) -> IngestResult | Refused:
+    """Log a signed body and store what it carries, in the caller's transaction.
 
     Nothing is committed here: the caller's unit of work commits it all at once, so a
-    failure stores nothing and Meta's retry finds a clean slate.
+    database failure stores nothing and Meta's retry finds a clean slate. A body that is
+    not a WhatsApp webhook is still logged (as rejected) and comes back as Refused.
     """
-    received_at = utcnow()
-    event = await EventRepository(session).add(
-        body=webhook.raw, object_=webhook.object_, fields=webhook.fields, received_at=received_at
+    events = EventRepository(session)
+    try:
+        if len(body) > OFF_LOOP_BYTES:
+            prepared = await anyio.to_thread.run_sync(
+                prepare, body, settings.whatsapp_phone_number_id, now
+            )
+        else:
+            prepared = prepare(body, settings.whatsapp_phone_number_id, now)
+    except BadRequest as error:
+        event_id = await events.add(
+            raw_body=body,
+            object_=None,
+            fields=[],
+            received_at=now,
+            stored_items=0,
+            rejections=refusal_json(error),
+        )
+        logger.warning("webhook event %s refused: %s", event_id, error.detail)
+        return Refused(event_id, error)
+    event_id = await events.add(
+        raw_body=body,
+        object_=prepared.object_,
+        fields=prepared.fields,
+        received_at=now,
+        stored_items=prepared.stored_items,
+        rejections=[r.as_json() for r in prepared.rejections],
     )
-    incoming: list[Incoming] = []
-    statuses: list[Status] = []
-    calls: list[CallsValue] = []
-    for entry in webhook.entry:
-        for change in entry.changes:
-            if isinstance(change, MessagesChange):
-                value = change.value
-                incoming += incoming_messages(value, settings.whatsapp_phone_number_id, received_at)
-                statuses += value.statuses
-                _log_errors(event.id, value.errors)
-            else:
-                if isinstance(change, CallsChange):
-                    calls.append(change.value)
-                logger.info(
-                    "webhook event %s: %r change for account %s kept in the event log",
-                    event.id,
-                    change.field,
-                    entry.id,
-                )
-    messages = await _store_messages(session, settings, incoming, received_at)
-    await _open_windows_for_calls(session, settings, calls, received_at)
-    new_statuses = await _store_statuses(session, statuses, received_at)
+    _log(event_id, prepared)
+    return await _store(session, settings, event_id, prepared, now)
+
+
+def _log(event_id: int, prepared: PreparedDelivery) -> None:
+    for error in prepared.reported_errors:
+        logger.warning("webhook event %s reports error %s: %s", event_id, error.code, error.title)
+    for field_, account in prepared.other_changes:
+        logger.info(
+            "webhook event %s: %r change for account %s kept in the event log",
+            event_id,
+            field_,
+            account,
+        )
+    if prepared.rejections:
+        first = prepared.rejections[0]
+        logger.warning(
+            "webhook event %s: %d item(s) rejected, first at %s: %s",
+            event_id,
+            len(prepared.rejections),
+            first.path,
+            first.reason,
+        )
+
+
+async def _store(
+    session: AsyncSession,
+    settings: Settings,
+    event_id: int,
+    prepared: PreparedDelivery,
+    now: datetime,
+) -> IngestResult:
+    messages = await _store_messages(session, settings, prepared.messages, now)
+    await _open_windows_for_calls(session, prepared.callers, now)
+    new_statuses = await _store_statuses(session, prepared.statuses)
     result = IngestResult(
-        event_id=event.id, messages=messages, new_statuses=new_statuses, calls=calls
+        event_id=event_id,
+        messages=messages,
+        new_statuses=new_statuses,
+        calls=prepared.calls,
+        stored_items=prepared.stored_items,
+        rejections=prepared.rejections,
     )
-    await plan_replies(session, settings, result, now=received_at)
+    await plan_replies(session, settings, result, now=now)
     return result
 
 
 async def _open_windows_for_calls(
-    session: AsyncSession, settings: Settings, values: list[CallsValue], received_at: datetime
+    session: AsyncSession, callers: list[CustomerCall], received_at: datetime
 ) -> None:
     """A customer's call opens the 24-hour customer-service window, as a message does.
 
@@ -117,26 +223,19 @@ async def _open_windows_for_calls(
     The caller's conversation is found or created and its last_inbound_at moves forward
     (never back); no message is counted.
     """
-    callers: dict[Customer, tuple[str | None, datetime]] = {}
-    for value in values:
-        phone_number_id = (
-            (value.metadata.phone_number_id if value.metadata else None)
-            or settings.whatsapp_phone_number_id
-        )[:64]
-        names = {c.wa_id: c.profile.name for c in value.contacts if c.wa_id and c.profile}
-        for call in value.calls:
-            if not is_customer_call(call.direction) or not (call.from_ or call.from_user_id):
-                continue
-            customer = Customer(phone_number_id, clip(call.from_, 32), clip(call.from_user_id, 128))
-            at = call.timestamp or received_at
-            previous = callers.get(customer)
-            callers[customer] = (
-                names.get(call.from_ or ""),
-                max(at, previous[1]) if previous else at,
-            )
+    latest: dict[Customer, tuple[str | None, datetime]] = {}
+    for caller in callers:
+        if caller.customer is None or not is_customer_call(caller.call.direction):
+            continue
+        at = caller.call.timestamp or received_at
+        previous = latest.get(caller.customer)
+        latest[caller.customer] = (
+            caller.contact_name,
+            max(at, previous[1]) if previous else at,
+        )
     repository = ConversationRepository(session)
-    for customer in sorted(callers, key=lambda c: c.sort_key):
-        name, at = callers[customer]
+    for customer in sorted(latest, key=lambda c: c.sort_key):
+        name, at = latest[customer]
         conversation_id = await repository.upsert_customer(
             phone_number_id=customer.phone_number_id,
             phone_number=customer.phone_number,
@@ -146,18 +245,13 @@ async def _open_windows_for_calls(
         await repository.note_inbound_contact(conversation_id, at)
 
 
-def _log_errors(event_id: int, errors: list[MetaError]) -> None:
-    for error in errors:
-        logger.warning("webhook event %s reports error %s: %s", event_id, error.code, error.title)
-
-
 async def _upsert_conversations(
     session: AsyncSession, incoming: list[Incoming]
 ) -> dict[Customer, int]:
     """Find or create the conversation of every sender, in a stable order.
 
-    Customers known by number alone (nearly all) are upserted in one sorted statement;
-    those with a business-scoped user id one by one, as they may be found by either.
+    Customers known by number alone (nearly all) are upserted in sorted batches; those
+    with a business-scoped user id one by one, as they may be found by either.
     """
     names: dict[Customer, str | None] = {}
     for item in incoming:
@@ -182,28 +276,30 @@ async def _upsert_conversations(
 
 
 async def _store_messages(
-    session: AsyncSession, settings: Settings, incoming: list[Incoming], received_at: datetime
+    session: AsyncSession, settings: Settings, incoming: list[Incoming], now: datetime
 ) -> list[NewInboundMessage]:
     """Insert-or-ignore the messages; count, and fetch media of, only the new ones."""
     if not incoming:
         return []
     conversations = await _upsert_conversations(session, incoming)
-    rows: dict[str, tuple[Incoming, dict[str, Any]]] = {}
+    rows: dict[str, dict[str, Any]] = {}
     for item in incoming:
-        conversation_id = conversations.get(item.customer) if item.customer else None
-        row = message_row(item, conversation_id, received_at)
-        rows.setdefault(row["message_id"], (item, row))
-    new_ids = await MessageRepository(session).insert_ignore([row for _, row in rows.values()])
-    new_rows = [row for wamid, (_, row) in rows.items() if wamid in new_ids]
+        row = item.row
+        row["conversation_id"] = conversations.get(item.customer) if item.customer else None
+        rows.setdefault(row["message_id"], row)
+    new_ids = await MessageRepository(session).insert_ignore(list(rows.values()))
+    new_rows = [row for wamid, row in rows.items() if wamid in new_ids]
     firsts = await _count_in_conversations(session, new_rows)
-    jobs = JobRepository(session)
-    for row in new_rows:
-        if row["media_state"] == MediaState.PENDING:
-            await jobs.enqueue(
-                kinds.MEDIA_DOWNLOAD,
-                {"message_id": row["message_id"]},
-                max_attempts=settings.job_max_attempts,
-            )
+    await JobRepository(session).enqueue_many(
+        kinds.MEDIA_DOWNLOAD,
+        [
+            {"message_id": row["message_id"]}
+            for row in new_rows
+            if row["media_state"] == MediaState.PENDING
+        ],
+        max_attempts=settings.job_max_attempts,
+        run_after=now,
+    )
     return [
         NewInboundMessage(
             wamid=row["message_id"],
@@ -222,7 +318,7 @@ async def _count_in_conversations(
 ) -> set[str]:
     """Add the new messages to their conversations' counters; return each first message.
 
-    One atomic UPDATE for all conversations. When a conversation's count after it equals
+    Atomic UPDATEs for all conversations. When a conversation's count after it equals
     the number added, the conversation had none before, and its earliest new message is
     its first.
     """
@@ -247,30 +343,18 @@ async def _count_in_conversations(
     }
 
 
-def _apply_order(key: tuple[str, str]) -> tuple[str, int]:
-    """Messages in a stable order (no deadlocks), each one's statuses in rank order."""
-    rank = status_rank(key[1])
-    return (key[0], -1 if rank is None else rank)
-
-
-async def _store_statuses(
-    session: AsyncSession, statuses: list[Status], received_at: datetime
-) -> int:
+async def _store_statuses(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
     """Insert-or-ignore the statuses and move their messages forward; return how many were new.
 
     A status whose message is not stored (yet) is only kept: it is applied when the
     message row is written.
     """
-    if not statuses:
+    if not rows:
         return 0
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for status in statuses:
-        row = status_row(status, received_at)
-        rows.setdefault((row["message_id"], row["status"]), row)
+    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        unique.setdefault((row["message_id"], row["status"]), row)
     repository = StatusRepository(session)
-    await repository.lock_messages([wamid for wamid, _status in rows])
-    new = await repository.insert_ignore(list(rows.values()))
-    for key in sorted(rows, key=_apply_order):
-        row = rows[key]
-        await repository.apply(row["message_id"], row["status"], row["timestamp"], row["errors"])
+    new = await repository.insert_ignore(list(unique.values()))
+    await repository.apply_many(list(unique.values()))
     return new

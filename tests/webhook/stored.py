@@ -56,3 +56,11 @@ async def nothing_stored(runtime: Runtime) -> bool:
         if await rows(runtime, model):
             return False
     return True
+
+
+async def only_events_stored(runtime: Runtime) -> bool:
+    """True when the event log holds something and no other table does."""
+    for model in (Message, Conversation, MessageStatusUpdate, Job):
+        if await rows(runtime, model):
+            return False
+    return bool(await rows(runtime, WebhookEvent))

@@ -28,7 +28,20 @@ async def test_malformed_json_is_a_400_saying_so(
     error = response.json()
     assert error["error"] == "malformed_json"
     assert "not valid JSON" in error["detail"]
-    assert await stored.nothing_stored(runtime)
+    assert await stored.only_events_stored(runtime)
+
+
+async def test_malformed_json_is_kept_byte_for_byte_as_a_rejected_event(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    body = b'{"object": "whatsapp_business_account", \xff'
+    response = await deliver(client, body)
+    (event,) = await stored.events(runtime)
+    assert response.json()["event_id"] == event.id
+    assert event.raw_body == body
+    assert (event.stored_items, event.rejected_items) == (0, 1)
+    assert event.rejections[0]["path"] == "body"
+    assert "not valid JSON" in event.rejections[0]["reason"]
 
 
 @pytest.mark.parametrize(
@@ -50,32 +63,38 @@ async def test_json_that_is_not_a_whatsapp_webhook_is_a_400_saying_so(
     error = response.json()
     assert error["error"] == "not_a_whatsapp_webhook"
     assert named in error["detail"]
-    assert await stored.nothing_stored(runtime)
+    assert await stored.only_events_stored(runtime)
+    (event,) = await stored.events(runtime)
+    assert event.raw_body == encode(payload)
+    assert event.rejected_items == 1
 
 
-async def test_message_without_an_id_is_a_400_naming_the_field(
+async def test_message_without_an_id_is_rejected_alone_and_named_by_its_path(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
+    fine = text_message("fine")
     broken = text_message("no id")
     del broken["id"]
-    response = await deliver(client, inbound(text_message("fine"), broken))
-    assert response.status_code == 400
-    error = response.json()
-    assert error["error"] == "invalid_webhook_payload"
-    assert "entry.0.changes.0.value.messages.1.id: Field required" in error["detail"]
-    assert error["errors"][0]["loc"] == ["entry", 0, "changes", 0, "value", "messages", 1, "id"]
-    assert await stored.nothing_stored(runtime)
+    response = await deliver(client, inbound(fine, broken))
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["stored_items"], answer["rejected_items"]) == (1, 1)
+    rejection = {"path": "entry.0.changes.0.value.messages.1.id", "reason": "Field required"}
+    assert answer["rejections"] == [rejection]
+    assert [m.message_id for m in await stored.messages(runtime)] == [fine["id"]]
+    (event,) = await stored.events(runtime)
+    assert (event.stored_items, event.rejected_items, event.rejections) == (1, 1, [rejection])
 
 
-async def test_message_with_an_unreadable_timestamp_is_a_400(
+async def test_message_with_an_unreadable_timestamp_is_rejected_alone(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    response = await deliver(
-        client, inbound(message("text", {"body": "x"}, timestamp=None) | {"timestamp": "yesterday"})
-    )
-    assert response.status_code == 400
-    assert "timestamp" in response.json()["detail"]
-    assert await stored.nothing_stored(runtime)
+    odd = message("text", {"body": "x"}, timestamp=None) | {"timestamp": "yesterday"}
+    response = await deliver(client, inbound(odd))
+    assert response.status_code == 200
+    (rejection,) = response.json()["rejections"]
+    assert rejection["path"] == "entry.0.changes.0.value.messages.0.timestamp"
+    assert await stored.only_events_stored(runtime)
 
 
 @pytest.fixture

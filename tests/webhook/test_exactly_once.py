@@ -4,6 +4,7 @@ and the conversation counters stay exact."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -34,7 +35,10 @@ async def test_redelivery_is_kept_in_the_event_log_each_time(
     payload = p.inbound(p.text_message("once"))
     await p.deliver(client, payload)
     await p.deliver(client, payload)
-    assert [event.body for event in await stored.events(runtime)] == [payload, payload]
+    assert [json.loads(event.raw_body) for event in await stored.events(runtime)] == [
+        payload,
+        payload,
+    ]
 
 
 async def test_same_delivery_sent_10_times_concurrently_leaves_one_row_and_counters_plus_one(

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.runtime import Runtime
-from app.webhook.schemas import parse_webhook
-from app.webhook.service import IngestResult, ingest
+from app.webhook.service import IngestResult, receive
 from tests.conftest import PHONE_NUMBER_ID
 from tests.support import payloads as p
 
@@ -16,8 +15,9 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 async def run(session: AsyncSession, runtime: Runtime, payload: p.Payload) -> IngestResult:
-    result = await ingest(session, runtime.settings, parse_webhook(p.encode(payload)))
+    result = await receive(session, runtime.settings, p.encode(payload), now=T0)
     await session.commit()
+    assert isinstance(result, IngestResult)
     return result
 
 

@@ -3,6 +3,7 @@ every message keeps its raw JSON; unknown types and fields are accepted, never r
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -188,7 +189,7 @@ async def test_unknown_fields_everywhere_are_accepted_and_kept(
     assert row.text_body == "hello"
     assert row.raw == text
     (event,) = await stored.events(runtime)
-    assert event.body == payload
+    assert json.loads(event.raw_body) == payload
 
 
 async def test_numbers_where_meta_usually_sends_strings_are_accepted(
@@ -203,7 +204,7 @@ async def test_numbers_where_meta_usually_sends_strings_are_accepted(
     assert (row.timestamp, row.phone_number_id) == (SENT_AT, PHONE_NUMBER_ID)
 
 
-async def test_nul_characters_in_text_are_stored_escaped(
+async def test_nul_characters_in_text_are_stored_as_the_replacement_character(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     text = p.text_message("before\x00after")
@@ -211,11 +212,19 @@ async def test_nul_characters_in_text_are_stored_escaped(
     response = await p.deliver(client, payload)
     assert response.status_code == 200
     row = await stored.message(runtime, text["id"])
-    assert row.text_body == "before\\u0000after"
-    assert row.from_name == "Nul\\u0000Name"
-    assert row.raw == {**text, "text": {"body": "before\\u0000after"}}
+    assert row.text_body == "before\ufffdafter"
+    assert row.from_name == "Nul\ufffdName"
     (conversation,) = await stored.conversations(runtime)
-    assert conversation.contact_name == "Nul\\u0000Name"
+    assert conversation.contact_name == "Nul\ufffdName"
+
+
+async def test_nul_characters_are_kept_exactly_in_the_raw_json(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    text = p.text_message("before\x00after")
+    response = await p.deliver(client, p.inbound(text))
+    assert response.status_code == 200
+    assert (await stored.message(runtime, text["id"])).raw == text
 
 
 async def test_forwarded_message_keeps_its_context_in_raw(
