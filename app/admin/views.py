@@ -6,6 +6,7 @@ statuses, jobs and the raw event log are readable by everyone who can log in.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -13,6 +14,7 @@ from markupsafe import Markup
 from sqladmin import Flash, action, expose
 from sqladmin._types import COLUMN_FORMATTER_TYPE, MODEL_ATTR, ColumnFilter
 from sqladmin.filters import StaticValuesFilter
+from sqlalchemy import Select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -362,20 +364,65 @@ class JobAdmin(ReadOnlyView, model=Job):
         return _back(request, self.identity)
 
 
+def _body_of(model: Any, _attribute: Any) -> Markup:
+    """A logged body: indented JSON when it is JSON, else its text as received."""
+    event: WebhookEvent = model
+    try:
+        return pretty_json(json.loads(event.raw_body))
+    except ValueError:
+        return Markup('<pre class="inbox-json">{}</pre>').format(event.body_text)
+
+
+class RejectedItemsFilter:
+    """Events with rejected items (an odd item, or a body that was no webhook), or without."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+    default_value: Any = None
+    title = "Rejected items"
+    parameter_name = "rejected"
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        """The choices: all events, those with rejected items, those without."""
+        return [("all", "All"), ("true", "Some rejected"), ("false", "All stored")]
+
+    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
+        """`query` kept to the chosen events; any other value leaves it whole."""
+        if value == "true":
+            return query.where(WebhookEvent.rejected_items > 0)
+        if value == "false":
+            return query.where(WebhookEvent.rejected_items == 0)
+        return query
+
+
 class WebhookEventAdmin(ReadOnlyView, model=WebhookEvent):
-    """The raw event log: every authentic webhook body as received."""
+    """The raw event log: every authentic webhook body as received, and what it stored."""
 
     name = "Webhook event"
     name_plural = "Webhook events"
     icon = "fa-solid fa-inbox"
 
-    column_list: ClassVar[list[MODEL_ATTR]] = ["id", "received_at", "object", "fields"]
+    column_list: ClassVar[list[MODEL_ATTR]] = [
+        "id",
+        "received_at",
+        "object",
+        "fields",
+        "stored_items",
+        "rejected_items",
+    ]
+    column_labels: ClassVar[dict[MODEL_ATTR, str]] = {
+        "stored_items": "Stored",
+        "rejected_items": "Rejected",
+        "raw_body": "Body",
+    }
     column_formatters: ClassVar[Formatters] = {"received_at": _time_of("received_at")}
     column_searchable_list: ClassVar[list[MODEL_ATTR]] = ["fields"]
+    column_filters: ClassVar[list[ColumnFilter]] = [RejectedItemsFilter()]
     column_default_sort: ClassVar[list[tuple[str, bool]]] = [("id", True)]
     column_formatters_detail: ClassVar[Formatters] = {
         "received_at": _time_of("received_at"),
-        "body": _json_of("body"),
+        "raw_body": _body_of,
+        "rejections": _json_of("rejections"),
     }
 
 

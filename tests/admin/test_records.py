@@ -11,7 +11,14 @@ from sqlalchemy import select, update
 from app.models import Job, JobState
 from app.runtime import Runtime
 from tests.admin.test_messages import rows
-from tests.support.payloads import deliver, image_message, inbound, status, status_update
+from tests.support.payloads import (
+    deliver,
+    image_message,
+    inbound,
+    status,
+    status_update,
+    text_message,
+)
 
 
 @pytest.fixture
@@ -52,6 +59,27 @@ async def test_the_raw_event_log_shows_each_body_as_received(
     assert "whatsapp_business_account" in details.text
     assert (await admin.get("/admin/webhook-event/edit/1")).status_code == 403
     assert (await admin.delete("/admin/webhook-event/delete?pks=1")).status_code == 403
+
+
+async def test_the_event_log_filters_the_deliveries_with_rejected_items(
+    admin: httpx.AsyncClient, client: httpx.AsyncClient, events: dict[str, str]
+) -> None:
+    odd = text_message("odd") | {"timestamp": ["not", "a", "time"]}
+    assert (await deliver(client, inbound(text_message("fine"), odd))).status_code == 200
+    assert (await deliver(client, b"<not json>")).status_code == 400
+    rejected = rows(await admin.get("/admin/webhook-event/list?rejected=true"))
+    assert [row.split()[0] for row in rejected] == ["4", "3"]
+    stored = rows(await admin.get("/admin/webhook-event/list?rejected=false"))
+    assert [row.split()[0] for row in stored] == ["2", "1"]
+
+
+async def test_an_event_shows_its_rejected_items_and_a_body_that_is_no_json(
+    admin: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    assert (await deliver(client, b"<not json>")).status_code == 400
+    details = await admin.get("/admin/webhook-event/details/1")
+    assert "&lt;not json&gt;" in details.text
+    assert "not valid JSON" in details.text
 
 
 async def test_jobs_are_listed_with_their_state_and_last_error(
