@@ -11,6 +11,7 @@ from app.config import Settings
 from app.db import create_engine, session_factory
 from app.media.storage import MediaStorage, create_storage
 from app.outbound.graph import GraphClient
+from app.webhook.reader import BodyReader
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Runtime:
     http: httpx.AsyncClient
     graph: GraphClient
     storage: MediaStorage
+    body_reader: BodyReader
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -36,6 +38,7 @@ class Runtime:
             http=http,
             graph=GraphClient(http, settings),
             storage=create_storage(settings),
+            body_reader=BodyReader(),
         )
 
     async def close(self) -> None:
@@ -43,3 +46,4 @@ class Runtime:
         await self.http.aclose()
         await self.storage.close()
         await self.engine.dispose()
+        self.body_reader.close()

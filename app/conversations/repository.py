@@ -9,17 +9,21 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    DateTime,
     Integer,
+    bindparam,
     case,
     column,
     func,
     literal,
     or_,
     select,
+    text,
     tuple_,
     update,
     values,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -51,8 +55,28 @@ def _new_row(
     }
 
 
-# Three parameters each; well below PostgreSQL's limit of 32,767 per statement.
-_INCREMENTS_PER_STATEMENT = 1000
+# A VALUES list is compiled anew for every statement, so batches stay short.
+_INCREMENTS_PER_STATEMENT = 200
+
+
+def _later(column: str, value: str) -> str:
+    return f"CASE WHEN c.{column} IS NULL OR c.{column} < {value} THEN {value} ELSE c.{column} END"
+
+
+# On PostgreSQL the rows go in as three arrays: one statement of constant text, whatever
+# the number of conversations (a VALUES list would be compiled anew each time).
+_ADD_INBOUND_ARRAYS = text(
+    "UPDATE whatsapp_whatsappconversation AS c SET "
+    "message_count = c.message_count + a.n, unread_count = c.unread_count + a.n, "
+    f"last_message_at = {_later('last_message_at', 'a.at')}, "
+    f"last_inbound_at = {_later('last_inbound_at', 'a.at')} "
+    "FROM unnest(:ids, :counts, :ats) AS a(id, n, at) "
+    "WHERE c.id = a.id RETURNING c.id, c.message_count"
+).bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger())),
+    bindparam("counts", type_=ARRAY(Integer())),
+    bindparam("ats", type_=ARRAY(DateTime(timezone=True))),
+)
 
 
 @dataclass(frozen=True)
@@ -208,12 +232,25 @@ class ConversationRepository:
         why that tells its first messages). The rows were locked, in a stable order, by
         the upserts earlier in the transaction, so this takes no new locks.
         """
+        if not increments:
+            return {}
+        if self.session.get_bind().dialect.name == "postgresql":
+            result = await self.session.execute(
+                _ADD_INBOUND_ARRAYS,
+                {
+                    "ids": [i.conversation_id for i in increments],
+                    "counts": [i.count for i in increments],
+                    "ats": [i.last_at for i in increments],
+                },
+            )
+            return {int(id_): int(count) for id_, count in result.all()}
         counts: dict[int, int] = {}
         for batch in chunks(increments, _INCREMENTS_PER_STATEMENT):
             counts.update(await self._add_inbound_batch(batch))
         return counts
 
     async def _add_inbound_batch(self, increments: Sequence[InboundIncrement]) -> dict[int, int]:
+        """One UPDATE from a VALUES list (SQLite has no arrays to pass the rows in)."""
         added = (
             values(
                 column("conversation_id", BigInteger),

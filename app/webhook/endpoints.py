@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from app.db import utcnow
-from app.deps import SessionDep, SettingsDep
+from app.deps import RuntimeDep, SessionDep, SettingsDep
 from app.errors import error_response
 from app.webhook import service
 from app.webhook.schemas import WebhookAck
@@ -100,7 +100,7 @@ async def verify_subscription(
 )
 @router.post("/webhook", response_model=WebhookAck, include_in_schema=False)
 async def receive_webhook(
-    body: VerifiedBody, session: SessionDep, settings: SettingsDep
+    body: VerifiedBody, session: SessionDep, runtime: RuntimeDep
 ) -> WebhookAck | JSONResponse:
     """Store a delivery signed by Meta (X-Hub-Signature-256 over the exact body).
 
@@ -110,7 +110,9 @@ async def receive_webhook(
     and the reason. 200 means it is committed, and says how many items were stored and
     rejected. A body that is not a WhatsApp webhook is logged too, and answered 400.
     """
-    outcome = await service.receive(session, settings, body, now=utcnow())
+    outcome = await service.receive(
+        session, runtime.settings, runtime.body_reader, body, now=utcnow()
+    )
     if isinstance(outcome, service.Refused):
         # Returned, not raised: the session still commits the event that logs the body.
         return error_response(400, {**outcome.error.body(), "event_id": outcome.event_id})

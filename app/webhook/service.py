@@ -6,23 +6,25 @@ messages this delivery stored first, statuses are insert-or-ignore by (wamid, st
 only ever move a message forward. Rows that many deliveries touch (conversations,
 messages) are written in a stable order so that concurrent deliveries cannot deadlock.
 
-The body is kept in the event log whatever it holds. Reading it into rows is pure Python
-and runs in a worker thread when the body is large, so that a 4 MB delivery does not hold
-the event loop (and every other request) while it is parsed.
+The body is kept in the event log whatever it holds. Reading it into rows takes no I/O
+(app.webhook.prepared); a large body is read in another process (app.webhook.reader), so
+that a 4 MB delivery does not hold the event loop, and every other request, while it is
+parsed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.autoreply.rules import is_customer_call
 from app.autoreply.service import plan_replies
+from app.chunks import chunks
 from app.config import Settings
 from app.conversations.repository import ConversationRepository, InboundIncrement
 from app.errors import BadRequest
@@ -32,21 +34,17 @@ from app.jobs.repository import JobRepository
 from app.messages.repository import MessageRepository
 from app.models import MediaState
 from app.statuses.repository import StatusRepository
-from app.webhook.delivery import Rejection, parse_delivery, refusal_json
+from app.webhook.delivery import Rejection, refusal_json
+from app.webhook.prepared import PreparedDelivery
+from app.webhook.reader import BodyReader
 from app.webhook.rows import (
     Customer,
     CustomerCall,
     Incoming,
-    calls_of,
-    incoming_messages,
-    status_rows,
 )
-from app.webhook.schemas import CallsValue, MetaError
+from app.webhook.schemas import CallsValue
 
 logger = logging.getLogger(__name__)
-
-# Bodies above this are read in a worker thread; below it, the hop costs more than it saves.
-OFF_LOOP_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,56 +57,6 @@ class NewInboundMessage:
     text_body: str | None
     timestamp: datetime
     first_in_conversation: bool
-
-
-@dataclass
-class PreparedDelivery:
-    """A delivery read into rows, before any SQL: what to store and what was rejected."""
-
-    object_: str
-    fields: list[str]
-    messages: list[Incoming] = field(default_factory=list)
-    statuses: list[dict[str, Any]] = field(default_factory=list)
-    calls: list[CallsValue] = field(default_factory=list)
-    callers: list[CustomerCall] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    reported_errors: list[MetaError] = field(default_factory=list)
-    other_changes: list[tuple[str, str | None]] = field(default_factory=list)
-
-    @property
-    def stored_items(self) -> int:
-        """How many messages, statuses and calls of the delivery can be stored."""
-        return len(self.messages) + len(self.statuses) + sum(len(v.calls) for v in self.calls)
-
-
-def prepare(body: bytes, default_phone_number_id: str, received_at: datetime) -> PreparedDelivery:
-    """Read a signed body into the rows it stores and the items it rejects (no I/O).
-
-    Raises MalformedJSON or NotAWhatsAppWebhook when the body is not a WhatsApp webhook.
-    """
-    parsed = parse_delivery(body)
-    prepared = PreparedDelivery(parsed.object_, parsed.fields, rejections=parsed.rejections)
-    for items in parsed.changes:
-        prepared.reported_errors += items.errors
-        if items.field == "messages":
-            prepared.messages += incoming_messages(
-                items, default_phone_number_id, received_at, prepared.rejections
-            )
-            prepared.statuses += status_rows(items, received_at, prepared.rejections)
-        else:
-            prepared.other_changes.append((items.field, items.entry_id))
-        if items.field == "calls":
-            callers = calls_of(items, default_phone_number_id, prepared.rejections)
-            prepared.callers += callers
-            prepared.calls.append(
-                CallsValue.model_construct(
-                    metadata=items.metadata,
-                    contacts=items.contacts,
-                    calls=[c.call for c in callers],
-                    errors=items.errors,
-                )
-            )
-    return prepared
 
 
 @dataclass(frozen=True)
@@ -132,7 +80,7 @@ class Refused:
 
 
 async def receive(
-    session: AsyncSession, settings: Settings, body: bytes, *, now: datetime
+    session: AsyncSession, settings: Settings, reader: BodyReader, body: bytes, *, now: datetime
 ) -> IngestResult | Refused:
     """Log a signed body and store what it carries, in the caller's transaction.
 
@@ -142,12 +90,7 @@ async def receive(
     """
     events = EventRepository(session)
     try:
-        if len(body) > OFF_LOOP_BYTES:
-            prepared = await anyio.to_thread.run_sync(
-                prepare, body, settings.whatsapp_phone_number_id, now
-            )
-        else:
-            prepared = prepare(body, settings.whatsapp_phone_number_id, now)
+        prepared = await reader.read(body, settings.whatsapp_phone_number_id, now)
     except BadRequest as error:
         event_id = await events.add(
             raw_body=body,
@@ -278,17 +221,27 @@ async def _upsert_conversations(
 async def _store_messages(
     session: AsyncSession, settings: Settings, incoming: list[Incoming], now: datetime
 ) -> list[NewInboundMessage]:
-    """Insert-or-ignore the messages; count, and fetch media of, only the new ones."""
+    """Insert-or-ignore the messages; count, and fetch media of, only the new ones.
+
+    Rows are handled a batch at a time, each batch one statement, so that even a
+    delivery of 30,000 messages leaves the event loop free between them.
+    """
     if not incoming:
         return []
     conversations = await _upsert_conversations(session, incoming)
-    rows: dict[str, dict[str, Any]] = {}
+    unique: dict[str, Incoming] = {}
     for item in incoming:
-        row = item.row
-        row["conversation_id"] = conversations.get(item.customer) if item.customer else None
-        rows.setdefault(row["message_id"], row)
-    new_ids = await MessageRepository(session).insert_ignore(list(rows.values()))
-    new_rows = [row for wamid, row in rows.items() if wamid in new_ids]
+        unique.setdefault(item.row["message_id"], item)
+    messages = MessageRepository(session)
+    new_rows: list[dict[str, Any]] = []
+    for items in chunks(list(unique.values())):
+        rows = []
+        for item in items:
+            row = item.row
+            row["conversation_id"] = conversations[item.customer] if item.customer else None
+            rows.append(row)
+        new_ids = await messages.insert_ignore(rows)
+        new_rows += [row for row in rows if row["message_id"] in new_ids]
     firsts = await _count_in_conversations(session, new_rows)
     await JobRepository(session).enqueue_many(
         kinds.MEDIA_DOWNLOAD,
@@ -300,17 +253,21 @@ async def _store_messages(
         max_attempts=settings.job_max_attempts,
         run_after=now,
     )
-    return [
-        NewInboundMessage(
-            wamid=row["message_id"],
-            conversation_id=row["conversation_id"],
-            message_type=row["message_type"],
-            text_body=row["text_body"],
-            timestamp=row["timestamp"],
-            first_in_conversation=row["message_id"] in firsts,
-        )
-        for row in new_rows
-    ]
+    result: list[NewInboundMessage] = []
+    for batch in chunks(new_rows):
+        result += [
+            NewInboundMessage(
+                wamid=row["message_id"],
+                conversation_id=row["conversation_id"],
+                message_type=row["message_type"],
+                text_body=row["text_body"],
+                timestamp=row["timestamp"],
+                first_in_conversation=row["message_id"] in firsts,
+            )
+            for row in batch
+        ]
+        await asyncio.sleep(0)  # let other requests run between batches
+    return result
 
 
 async def _count_in_conversations(

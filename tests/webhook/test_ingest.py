@@ -15,7 +15,9 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 async def run(session: AsyncSession, runtime: Runtime, payload: p.Payload) -> IngestResult:
-    result = await receive(session, runtime.settings, p.encode(payload), now=T0)
+    result = await receive(
+        session, runtime.settings, runtime.body_reader, p.encode(payload), now=T0
+    )
     await session.commit()
     assert isinstance(result, IngestResult)
     return result

@@ -7,7 +7,6 @@ messages nor the number of senders in one body can make the database refuse it.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,39 +19,9 @@ from app.models import Conversation, Direction, Message, MessageStatus, MessageS
 from app.runtime import Runtime
 from tests.conftest import PHONE_NUMBER_ID
 from tests.support import payloads as p
+from tests.support.large_bodies import SENT_AT, messages_body, status_wamid, statuses_body
 
 pytestmark = pytest.mark.slow
-
-SENT_AT = int(datetime(2026, 3, 4, 10, 0, tzinfo=UTC).timestamp())
-
-
-def _body(value: dict[str, Any]) -> bytes:
-    body = json.dumps(
-        {"object": "whatsapp_business_account", "entry": [p.entry(p.change(value))]},
-        separators=(",", ":"),
-    ).encode()
-    return body
-
-
-def _messages_body(messages: int, senders: int) -> bytes:
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": p.BUSINESS_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
-        "contacts": [
-            {"profile": {"name": f"C{n}"}, "wa_id": f"9199{n:08d}"} for n in range(senders)
-        ],
-        "messages": [
-            {
-                "from": f"9199{n % senders:08d}",
-                "id": f"wamid.L{n:07d}",
-                "timestamp": str(SENT_AT + n % 600),
-                "type": "text",
-                "text": {"body": "hi"},
-            }
-            for n in range(messages)
-        ],
-    }
-    return _body(value)
 
 
 async def _count(runtime: Runtime, *columns: Any) -> tuple[Any, ...]:
@@ -63,7 +32,7 @@ async def _count(runtime: Runtime, *columns: Any) -> tuple[Any, ...]:
 async def test_thirty_thousand_messages_from_eleven_thousand_senders_are_stored(
     client: httpx.AsyncClient, runtime: Runtime, settings: Settings
 ) -> None:
-    body = _messages_body(30_000, 11_000)
+    body = messages_body(30_000, 11_000)
     assert len(body) <= settings.max_body_bytes
     response = await p.deliver(client, body)
     assert response.status_code == 200, response.text
@@ -77,10 +46,7 @@ async def test_thirty_thousand_messages_from_eleven_thousand_senders_are_stored(
 async def test_a_thousand_messages_of_four_kilobytes_each_are_stored(
     client: httpx.AsyncClient, runtime: Runtime, settings: Settings
 ) -> None:
-    messages = [
-        p.text_message("x" * 3900, from_=f"9188{n:08d}", timestamp=SENT_AT) for n in range(1000)
-    ]
-    body = p.encode(p.inbound(*messages))
+    body = messages_body(1000, 1000, text="x" * 4000)
     assert 4_000_000 < len(body) <= settings.max_body_bytes
     response = await p.deliver(client, body)
     assert response.status_code == 200, response.text
@@ -97,7 +63,7 @@ async def test_thirty_five_thousand_statuses_are_stored_and_applied(
             insert(Message.__table__),
             [
                 {
-                    "message_id": f"wamid.S{n:07d}",
+                    "message_id": status_wamid(n),
                     "direction": Direction.OUTBOUND,
                     "phone_number_id": PHONE_NUMBER_ID,
                     "message_type": "text",
@@ -109,20 +75,7 @@ async def test_thirty_five_thousand_statuses_are_stored_and_applied(
             ],
         )
         await session.commit()
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": p.BUSINESS_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
-        "statuses": [
-            {
-                "id": f"wamid.S{n:07d}",
-                "status": "read",
-                "timestamp": str(SENT_AT + 60),
-                "recipient_id": f"9177{n:08d}",
-            }
-            for n in range(35_000)
-        ],
-    }
-    body = _body(value)
+    body = statuses_body(35_000)
     assert len(body) <= settings.max_body_bytes
     response = await p.deliver(client, body)
     assert response.status_code == 200, response.text
