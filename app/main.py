@@ -13,6 +13,7 @@ from app.config import Settings, get_settings
 from app.conversations.endpoints import router as conversations_router
 from app.docs import install_docs
 from app.errors import install_error_handlers
+from app.events.endpoints import router as events_router
 from app.health.endpoints import router as health_router
 from app.jobs.endpoints import router as jobs_router
 from app.jobs.worker import Worker
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations_router, prefix=API_PREFIX)
     app.include_router(media_router, prefix=API_PREFIX)
     app.include_router(jobs_router, prefix=API_PREFIX)
+    app.include_router(events_router, prefix=API_PREFIX)
     if settings.admin_enabled:
         # Imported here so that sqladmin is loaded only when the panel is on.
         from app.admin.setup import mount_admin
