@@ -37,7 +37,7 @@ async def list_conversations(
     messages come last.
 
     Pages are keyset-paginated: pass a page's `next_cursor` as `cursor` to get the next
-    one. `count` is the number of conversations in this page.
+    one; it carries this page's filters. `count` is the number of conversations in this page.
     """
     page = await service.list_conversations(session, params)
     return ConversationList(

@@ -8,7 +8,7 @@ from app.conversations.exceptions import ConversationNotFound
 from app.conversations.repository import ConversationRepository
 from app.conversations.schemas import ConversationListParams
 from app.models import Conversation
-from app.pagination import Cursor, Page, decode_cursor, paginate
+from app.pagination import Cursor, Page, page_start, paginate
 from app.phone import partial_number_digits
 
 LIST_NAME = "conversations"
@@ -21,17 +21,19 @@ def _sort_key(conversation: Conversation) -> Cursor:
 async def list_conversations(
     session: AsyncSession, params: ConversationListParams
 ) -> Page[Conversation]:
-    """A page of conversations matching `params`, latest activity first."""
-    after = decode_cursor(LIST_NAME, params.cursor) if params.cursor is not None else None
+    """A page of conversations matching `params` (or its cursor's filters), latest
+    activity first."""
+    start = page_start(LIST_NAME, params)
+    params = start.params
     digits = partial_number_digits(params.q) if params.q else None
     rows = await ConversationRepository(session).list_latest_activity_first(
         limit=params.limit + 1,
-        after=after,
+        after=start.after,
         unread=params.unread,
         text=params.q,
         digits=digits,
     )
-    return paginate(rows, params.limit, LIST_NAME, _sort_key)
+    return paginate(rows, params, LIST_NAME, _sort_key)
 
 
 async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation:

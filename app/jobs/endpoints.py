@@ -26,14 +26,13 @@ JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's id.")]
     responses=error_responses(422),
 )
 async def list_jobs(session: SessionDep, params: Annotated[JobListParams, Query()]) -> JobList:
-    """Jobs newest first, filtered by state and kind, with keyset pagination.
+    """Jobs newest first, filtered by state and kind, with keyset pagination: pass a
+    page's `next_cursor` as `cursor` to get the next one; it carries this page's filters.
 
     Look here for work that failed: `state=dead` lists the jobs that gave up, each with
     its `last_error`.
     """
-    page = await service.list_jobs(
-        session, state=params.state, kind=params.kind, cursor=params.cursor, limit=params.limit
-    )
+    page = await service.list_jobs(session, params)
     jobs = [JobOut.model_validate(job) for job in page.items]
     return JobList(count=len(jobs), jobs=jobs, next_cursor=page.next_cursor)
 

@@ -7,26 +7,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.jobs.exceptions import JobNotFound, JobNotRetryable
 from app.jobs.repository import JobRepository
+from app.jobs.schemas import JobListParams
 from app.models import Job
-from app.pagination import Cursor, Page, decode_cursor, paginate
+from app.pagination import Cursor, Page, page_start, paginate
 
 CURSOR_LIST = "jobs"
 
 
-async def list_jobs(
-    session: AsyncSession,
-    *,
-    state: str | None = None,
-    kind: str | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> Page[Job]:
-    """Jobs newest first, optionally of one state and kind, `limit` per page."""
-    before_id = decode_cursor(CURSOR_LIST, cursor).id if cursor else None
+async def list_jobs(session: AsyncSession, params: JobListParams) -> Page[Job]:
+    """Jobs newest first, of the state and kind in `params` (or its cursor's filters)."""
+    start = page_start(CURSOR_LIST, params)
+    params = start.params
     rows = await JobRepository(session).list_newest_first(
-        state=state, kind=kind, before_id=before_id, limit=limit + 1
+        state=params.state,
+        kind=params.kind,
+        before_id=start.after.id if start.after else None,
+        limit=params.limit + 1,
     )
-    return paginate(rows, limit, CURSOR_LIST, lambda job: Cursor(at=None, id=job.id))
+    return paginate(rows, params, CURSOR_LIST, lambda job: Cursor(at=None, id=job.id))
 
 
 async def get_job(session: AsyncSession, job_id: int) -> Job:

@@ -39,8 +39,8 @@ async def list_messages(
     """Messages matching every filter given, newest first (by timestamp, then id).
 
     Pages are keyset-paginated: pass a page's `next_cursor` as `cursor` to get the next
-    one. Messages that arrive meanwhile never shift later pages. `count` is the number of
-    messages in this page.
+    one; it carries this page's filters. Messages that arrive meanwhile never shift later
+    pages. `count` is the number of messages in this page.
     """
     page = await service.list_messages(session, params)
     return MessageList(

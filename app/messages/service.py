@@ -18,7 +18,7 @@ from app.messages.exceptions import InvalidMarkReadRequest, MessageNotFound
 from app.messages.repository import MessageRepository, ReadMark
 from app.messages.schemas import MessageListParams
 from app.models import Message
-from app.pagination import Cursor, Page, decode_cursor, paginate
+from app.pagination import Cursor, Page, page_start, paginate
 from app.phone import InvalidPhoneNumber, normalize_phone_number
 
 LIST_NAME = "messages"
@@ -29,11 +29,13 @@ def _sort_key(message: Message) -> Cursor:
 
 
 async def list_messages(session: AsyncSession, params: MessageListParams) -> Page[Message]:
-    """A page of the messages matching `params`, newest first, and the next page's cursor."""
-    after = decode_cursor(LIST_NAME, params.cursor) if params.cursor is not None else None
+    """A page of the messages matching `params` (or its cursor's filters), newest first,
+    and the next page's cursor."""
+    start = page_start(LIST_NAME, params)
+    params = start.params
     rows = await MessageRepository(session).list_newest_first(
         limit=params.limit + 1,
-        after=after,
+        after=start.after,
         phone_number=params.phone,
         message_type=params.message_type,
         direction=params.direction,
@@ -43,7 +45,7 @@ async def list_messages(session: AsyncSession, params: MessageListParams) -> Pag
         text=params.q,
         conversation_id=params.conversation,
     )
-    return paginate(rows, params.limit, LIST_NAME, _sort_key)
+    return paginate(rows, params, LIST_NAME, _sort_key)
 
 
 async def get_message(session: AsyncSession, message_id: str) -> Message:

@@ -221,3 +221,79 @@ async def test_patch_of_anything_but_notes_is_rejected_and_changes_nothing(
     stored = await session.scalar(select(Conversation).where(Conversation.id == conversation_id))
     assert stored is not None
     assert (stored.notes, stored.unread_count, stored.contact_name) == ("", 1, "John Doe")
+
+
+async def first_cursor(api: httpx.AsyncClient, **params: Any) -> str:
+    """The next_cursor of the first one-conversation page of the list with `params`."""
+    cursor: str = (await api.get(URL, params={"limit": 1, **params})).json()["next_cursor"]
+    assert cursor is not None
+    return cursor
+
+
+async def johns_and_ashas(runtime: Runtime) -> list[int]:
+    """Six conversations, latest first, alternating John's (first) and Asha's."""
+    created = []
+    for n in range(6):
+        name = "John Doe" if n % 2 else "Asha Rao"
+        created.append(await customer_at(runtime, f"1555000000{n}", n, contact_name=name))
+    return created[::-1]
+
+
+async def test_cursor_alone_keeps_the_search_of_the_first_page(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    latest_first = await johns_and_ashas(runtime)
+
+    listed = await list_all(api, q="john", limit=1, resend_filters=False)
+
+    assert listed == latest_first[0::2]
+
+
+async def test_cursor_alone_keeps_the_unread_filter_of_the_first_page(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    latest_first = await johns_and_ashas(runtime)
+    for answered in latest_first[1::2]:
+        await api.post("/api/whatsapp/mark-read/", json={"conversation_id": answered})
+
+    listed = await list_all(api, unread="false", limit=1, resend_filters=False)
+
+    assert listed == latest_first[1::2]
+
+
+async def test_cursor_with_the_same_filters_is_accepted(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    latest_first = await johns_and_ashas(runtime)
+
+    listed = await list_all(api, q="john", unread="true", limit=1)
+
+    assert listed == latest_first[0::2]
+
+
+@pytest.mark.parametrize(
+    ("made_with", "sent_with", "named"),
+    [
+        ({"q": "john"}, {"q": "asha"}, "q"),
+        ({"unread": "true"}, {"unread": "false"}, "unread"),
+        ({}, {"unread": "true"}, "unread"),
+        ({"q": "john", "unread": "true"}, {"q": "john"}, "unread"),
+    ],
+)
+async def test_cursor_sent_with_other_filters_is_refused_saying_which(
+    api: httpx.AsyncClient,
+    runtime: Runtime,
+    made_with: dict[str, Any],
+    sent_with: dict[str, Any],
+    named: str,
+) -> None:
+    await johns_and_ashas(runtime)
+    cursor = await first_cursor(api, **made_with)
+
+    response = await api.get(URL, params={"cursor": cursor, **sent_with})
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid_cursor"
+    assert "filters differ from the ones the cursor was made with" in body["detail"]
+    assert f"({named})" in body["detail"]

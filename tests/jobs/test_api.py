@@ -11,8 +11,10 @@ from sqlalchemy import update
 
 from app.db import utcnow
 from app.models import Job, JobState
+from app.pagination import Cursor, encode_cursor
 from app.runtime import Runtime
 from tests.jobs.conftest import Enqueue, load_job
+from tests.support.pages import follow_pages
 
 JOBS = "/api/whatsapp/jobs/"
 
@@ -155,3 +157,68 @@ async def test_retry_of_an_unknown_job_is_404(api: httpx.AsyncClient) -> None:
     response = await api.post(f"{JOBS}999999/retry")
     assert response.status_code == 404
     assert response.json()["error"] == "job_not_found"
+
+
+async def _list_all(api: httpx.AsyncClient, **params: Any) -> list[int]:
+    """Every job id the list returns, one per page, following next_cursor."""
+    return await follow_pages(api, JOBS, "jobs", "id", limit=1, **params)
+
+
+async def _downloads_among_others(enqueue: Enqueue) -> list[int]:
+    """Six jobs, alternately media downloads and others; the downloads' ids, newest first."""
+    jobs = [await enqueue("media.download" if n % 2 else "test.echo") for n in range(6)]
+    return [job.id for job in jobs[1::2]][::-1]
+
+
+async def test_cursor_alone_keeps_the_filters_of_the_first_page(
+    api: httpx.AsyncClient, enqueue: Enqueue
+) -> None:
+    downloads = await _downloads_among_others(enqueue)
+
+    listed = await _list_all(api, kind="media.download", state="queued", resend_filters=False)
+
+    assert listed == downloads
+
+
+async def test_cursor_with_the_same_filters_is_accepted(
+    api: httpx.AsyncClient, enqueue: Enqueue
+) -> None:
+    downloads = await _downloads_among_others(enqueue)
+
+    assert await _list_all(api, kind="media.download") == downloads
+
+
+@pytest.mark.parametrize(
+    ("made_with", "sent_with", "named"),
+    [
+        ({"kind": "media.download"}, {"kind": "test.echo"}, "kind"),
+        ({"kind": "media.download"}, {"state": "queued"}, "kind, state"),
+        ({}, {"state": "queued"}, "state"),
+    ],
+)
+async def test_cursor_sent_with_other_filters_is_refused_saying_which(
+    api: httpx.AsyncClient,
+    enqueue: Enqueue,
+    made_with: dict[str, Any],
+    sent_with: dict[str, Any],
+    named: str,
+) -> None:
+    await _downloads_among_others(enqueue)
+    first = (await api.get(JOBS, params={"limit": 1, **made_with})).json()
+
+    response = await api.get(JOBS, params={"cursor": first["next_cursor"], **sent_with})
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid_cursor"
+    assert "filters differ from the ones the cursor was made with" in body["detail"]
+    assert f"({named})" in body["detail"]
+
+
+async def test_cursor_of_another_list_is_refused(api: httpx.AsyncClient) -> None:
+    messages_cursor = encode_cursor("messages", Cursor(at=None, id=1))
+
+    response = await api.get(JOBS, params={"cursor": messages_cursor})
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_cursor"
