@@ -35,10 +35,9 @@ async def list_events(
 
     `rejected=true` lists the deliveries that had an item the service could not store,
     or that were not a WhatsApp webhook at all; each one's detail says where and why.
+    The cursor carries the filter of the page it came from.
     """
-    page = await service.list_events(
-        session, rejected=params.rejected, cursor=params.cursor, limit=params.limit
-    )
+    page = await service.list_events(session, params)
     events = [EventSummary.model_validate(event) for event in page.items]
     return EventList(count=len(events), events=events, next_cursor=page.next_cursor)
 

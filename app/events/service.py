@@ -6,21 +6,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.exceptions import EventNotFound
 from app.events.repository import EventRepository
+from app.events.schemas import EventListParams
 from app.models import WebhookEvent
-from app.pagination import Cursor, Page, decode_cursor, paginate
+from app.pagination import Cursor, Page, page_start, paginate
 
 CURSOR_LIST = "webhook-events"
 
 
-async def list_events(
-    session: AsyncSession, *, rejected: bool | None, cursor: str | None, limit: int
-) -> Page[WebhookEvent]:
-    """Deliveries newest first, optionally only those with (or without) rejected items."""
-    before_id = decode_cursor(CURSOR_LIST, cursor).id if cursor else None
+async def list_events(session: AsyncSession, params: EventListParams) -> Page[WebhookEvent]:
+    """Deliveries newest first, with (or without) rejected items as `params` or its cursor say."""
+    start = page_start(CURSOR_LIST, params)
+    params = start.params
     rows = await EventRepository(session).list_newest_first(
-        rejected=rejected, before_id=before_id, limit=limit + 1
+        rejected=params.rejected,
+        before_id=start.after.id if start.after else None,
+        limit=params.limit + 1,
     )
-    return paginate(rows, limit, CURSOR_LIST, lambda event: Cursor(at=None, id=event.id))
+    return paginate(rows, params, CURSOR_LIST, lambda event: Cursor(at=None, id=event.id))
 
 
 async def get_event(session: AsyncSession, event_id: int) -> WebhookEvent:

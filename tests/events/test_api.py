@@ -45,7 +45,9 @@ async def test_the_rejected_filter_lists_only_deliveries_with_rejected_items(
     api: httpx.AsyncClient, client: httpx.AsyncClient
 ) -> None:
     await _deliveries(client)
-    rejected = await follow_pages(api, EVENTS, "events", "id", rejected="true", limit=1)
+    rejected = await follow_pages(
+        api, EVENTS, "events", "id", rejected="true", limit=1, resend_filters=False
+    )
     assert rejected == [3, 2]
     stored_whole = await follow_pages(api, EVENTS, "events", "id", rejected="false", limit=1)
     assert stored_whole == [4, 1]
@@ -80,6 +82,16 @@ async def test_an_unknown_event_is_a_404(api: httpx.AsyncClient) -> None:
     response = await api.get(f"{EVENTS}99")
     assert response.status_code == 404
     assert response.json()["error"] == "event_not_found"
+
+
+async def test_a_cursor_sent_with_another_filter_is_a_422(
+    api: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    await _deliveries(client)
+    first = (await api.get(EVENTS, params={"rejected": "true", "limit": 1})).json()
+    response = await api.get(EVENTS, params={"cursor": first["next_cursor"], "rejected": "false"})
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_cursor"
 
 
 async def test_a_misspelt_filter_is_a_422(api: httpx.AsyncClient) -> None:
