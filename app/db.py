@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, Text, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -90,6 +92,18 @@ class SafeText(TypeDecorator[str]):
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return replace_nul(value) if value else value
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached or used, rather than that a
+    statement was wrong: then nothing is to blame on the data, and a retry later helps."""
+    if isinstance(exc, DBAPIError):
+        return (
+            exc.connection_invalidated
+            or isinstance(exc, OperationalError | InterfaceError)
+            or isinstance(exc.orig, OSError)
+        )
+    return isinstance(exc, OSError | TimeoutError | SATimeoutError)
 
 
 def create_engine(url: str) -> AsyncEngine:

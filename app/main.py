@@ -24,6 +24,7 @@ from app.middleware import BodySizeLimit
 from app.outbound.endpoints import router as outbound_router
 from app.runtime import Runtime
 from app.webhook.endpoints import router as webhook_router
+from app.webhook.group_commit import GroupCommit
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (the environment's when not given)."""
     settings = settings or get_settings()
     runtime = Runtime.create(settings)
+    ingest = GroupCommit(runtime.sessions, settings)
     install_redaction()
 
     @asynccontextmanager
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await ingest.close()
             if worker is not None:
                 await worker.stop()
             await runtime.close()
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.ingest = ingest
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=UPLOAD_PATHS
     )

@@ -31,10 +31,11 @@ class Runtime:
         """Open the engine and the HTTP client for `settings`."""
         engine = create_engine(settings.database_url)
         http = GraphClient.create_http_client(settings)
+        sessions = session_factory(engine)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=sessions,
             http=http,
             graph=GraphClient(http, settings),
             storage=create_storage(settings),

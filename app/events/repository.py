@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -22,30 +21,28 @@ class EventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(
-        self,
-        *,
-        raw_body: bytes,
-        object_: str | None,
-        fields: list[str],
-        received_at: datetime,
-        stored_items: int,
-        rejections: list[dict[str, Any]],
-    ) -> int:
-        """Log a webhook body, byte for byte, with its outcome; return the event's id."""
-        result = await self.session.execute(
-            insert(_events).returning(_events.c.id),
+    async def add_many(self, events: list[dict[str, Any]]) -> list[int]:
+        """Log webhook bodies, byte for byte, with their outcomes; return their ids in order.
+
+        Each event is a dict of raw_body, object_, fields (a list), received_at,
+        stored_items and rejections (a list of {path, reason}).
+        """
+        rows = [
             {
-                "received_at": received_at,
-                "object": object_,
-                "fields": ",".join(fields)[:255] or None,
-                "raw_body": raw_body,
-                "stored_items": stored_items,
-                "rejected_items": len(rejections),
-                "rejections": rejections or None,
-            },
+                "received_at": e["received_at"],
+                "object": e["object_"],
+                "fields": ",".join(e["fields"])[:255] or None,
+                "raw_body": e["raw_body"],
+                "stored_items": e["stored_items"],
+                "rejected_items": len(e["rejections"]),
+                "rejections": e["rejections"] or None,
+            }
+            for e in events
+        ]
+        result = await self.session.execute(
+            insert(_events).returning(_events.c.id, sort_by_parameter_order=True), rows
         )
-        return int(result.scalar_one())
+        return [int(id_) for id_ in result.scalars()]
 
     async def get_by_id(self, event_id: int) -> WebhookEvent | None:
         """The event with this id, or None."""

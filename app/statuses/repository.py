@@ -76,22 +76,22 @@ class StatusRepository:
             return
         await self.session.execute(_LOCK_WAMIDS, {"wamids": wamids})
 
-    async def insert_ignore(self, rows: list[dict[str, Any]]) -> int:
+    async def insert_ignore(self, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """Insert status rows, skipping (wamid, status) pairs already stored.
 
-        Returns how many were new.
+        Returns the (wamid, status) pairs that were new.
         """
         if not rows:
-            return 0
+            return set()
         stmt = (
             dialect_insert(self.session, _statuses)
             .on_conflict_do_nothing(index_elements=[_statuses.c.message_id, _statuses.c.status])
-            .returning(_statuses.c.id)
+            .returning(_statuses.c.message_id, _statuses.c.status)
         )
-        new = 0
+        new: set[tuple[str, str]] = set()
         for batch in chunks(rows):
             result = await self.session.execute(stmt, list(batch))
-            new += len(result.all())
+            new.update((wamid, status) for wamid, status in result.all())
         return new
 
     async def apply_many(self, rows: list[dict[str, Any]]) -> None:

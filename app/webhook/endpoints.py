@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from app.db import utcnow
-from app.deps import RuntimeDep, SessionDep, SettingsDep
+from app.deps import RuntimeDep, SettingsDep
 from app.errors import error_response
 from app.webhook import service
+from app.webhook.group_commit import GroupCommit
 from app.webhook.schemas import WebhookAck
 from app.webhook.signature import VerifiedBody, subscription_challenge
 
 router = APIRouter(tags=["webhook"])
+
+
+async def get_ingest(request: Request) -> GroupCommit:
+    """The process's group commit of deliveries, set up with the app."""
+    ingest: GroupCommit = request.app.state.ingest
+    return ingest
+
+
+IngestDep = Annotated[GroupCommit, Depends(get_ingest)]
 
 _ERROR = {"description": 'JSON error: `{"error", "detail"}`'}
 
@@ -100,7 +110,7 @@ async def verify_subscription(
 )
 @router.post("/webhook", response_model=WebhookAck, include_in_schema=False)
 async def receive_webhook(
-    body: VerifiedBody, session: SessionDep, runtime: RuntimeDep
+    body: VerifiedBody, runtime: RuntimeDep, ingest: IngestDep
 ) -> WebhookAck | JSONResponse:
     """Store a delivery signed by Meta (X-Hub-Signature-256 over the exact body).
 
@@ -110,10 +120,8 @@ async def receive_webhook(
     and the reason. 200 means it is committed, and says how many items were stored and
     rejected. A body that is not a WhatsApp webhook is logged too, and answered 400.
     """
-    outcome = await service.receive(
-        session, runtime.settings, runtime.body_reader, body, now=utcnow()
-    )
+    delivery = await service.read(runtime.body_reader, runtime.settings, body, now=utcnow())
+    outcome = await ingest.submit(delivery)
     if isinstance(outcome, service.Refused):
-        # Returned, not raised: the session still commits the event that logs the body.
         return error_response(400, {**outcome.error.body(), "event_id": outcome.event_id})
     return WebhookAck.of(outcome)

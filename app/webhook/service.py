@@ -79,42 +79,124 @@ class Refused:
     error: BadRequest
 
 
-async def receive(
-    session: AsyncSession, settings: Settings, reader: BodyReader, body: bytes, *, now: datetime
-) -> IngestResult | Refused:
-    """Log a signed body and store what it carries, in the caller's transaction.
+@dataclass(frozen=True)
+class Delivery:
+    """A signed body read into rows (or refused as no webhook), waiting to be stored."""
 
-    Nothing is committed here: the caller's unit of work commits it all at once, so a
-    database failure stores nothing and Meta's retry finds a clean slate. A body that is
-    not a WhatsApp webhook is still logged (as rejected) and comes back as Refused.
-    """
-    events = EventRepository(session)
+    body: bytes
+    received_at: datetime
+    prepared: PreparedDelivery | None
+    refusal: BadRequest | None = None
+
+
+async def read(reader: BodyReader, settings: Settings, body: bytes, *, now: datetime) -> Delivery:
+    """Read a signed body into the rows it stores; a body that is no webhook is refused."""
     try:
         prepared = await reader.read(body, settings.whatsapp_phone_number_id, now)
     except BadRequest as error:
-        event_id = await events.add(
-            raw_body=body,
-            object_=None,
-            fields=[],
-            received_at=now,
-            stored_items=0,
-            rejections=refusal_json(error),
-        )
-        logger.warning("webhook event %s refused: %s", event_id, error.detail)
-        return Refused(event_id, error)
-    event_id = await events.add(
-        raw_body=body,
-        object_=prepared.object_,
-        fields=prepared.fields,
-        received_at=now,
-        stored_items=prepared.stored_items,
-        rejections=[r.as_json() for r in prepared.rejections],
+        return Delivery(body, now, None, error)
+    return Delivery(body, now, prepared)
+
+
+async def store(
+    session: AsyncSession, settings: Settings, deliveries: list[Delivery]
+) -> list[IngestResult | Refused]:
+    """Store deliveries together in the caller's transaction; one outcome each, in order.
+
+    Every body goes into the event log. The messages, statuses and calls of all of them
+    are written by the same few statements, and each delivery is told what it stored
+    first: a message two of them carry counts as new for the earlier one only. Nothing is
+    committed here: the caller commits it all at once, so a database failure stores
+    nothing and Meta's retry finds a clean slate.
+    """
+    event_ids = await EventRepository(session).add_many([_event_row(d) for d in deliveries])
+    for event_id, delivery in zip(event_ids, deliveries, strict=True):
+        _log(event_id, delivery)
+    readable = [(i, d.prepared) for i, d in enumerate(deliveries) if d.prepared is not None]
+    now = max(d.received_at for d in deliveries)
+    messages = await _store_messages(
+        session, settings, [m for _, p in readable for m in p.messages], now
     )
-    _log(event_id, prepared)
-    return await _store(session, settings, event_id, prepared, now)
+    await _open_windows_for_calls(session, [c for _, p in readable for c in p.callers], now)
+    new_statuses = await _store_statuses(session, [s for _, p in readable for s in p.statuses])
+    calls = [v for _, p in readable for v in p.calls]
+    await plan_replies(
+        session,
+        settings,
+        IngestResult(event_id=event_ids[0], messages=messages, new_statuses=0, calls=calls),
+        now=now,
+    )
+    return _outcomes(deliveries, event_ids, messages, new_statuses)
 
 
-def _log(event_id: int, prepared: PreparedDelivery) -> None:
+def _event_row(delivery: Delivery) -> dict[str, Any]:
+    prepared = delivery.prepared
+    if prepared is None:
+        assert delivery.refusal is not None
+        return {
+            "raw_body": delivery.body,
+            "object_": None,
+            "fields": [],
+            "received_at": delivery.received_at,
+            "stored_items": 0,
+            "rejections": refusal_json(delivery.refusal),
+        }
+    return {
+        "raw_body": delivery.body,
+        "object_": prepared.object_,
+        "fields": prepared.fields,
+        "received_at": delivery.received_at,
+        "stored_items": prepared.stored_items,
+        "rejections": [r.as_json() for r in prepared.rejections],
+    }
+
+
+def _outcomes(
+    deliveries: list[Delivery],
+    event_ids: list[int],
+    messages: list[NewInboundMessage],
+    new_statuses: set[tuple[str, str]],
+) -> list[IngestResult | Refused]:
+    """Each delivery's outcome, crediting what is new to the first delivery that has it."""
+    message_owner: dict[str, int] = {}
+    status_owner: dict[tuple[str, str], int] = {}
+    for i, delivery in enumerate(deliveries):
+        if delivery.prepared is not None:
+            for item in delivery.prepared.messages:
+                message_owner.setdefault(item.row["message_id"], i)
+            for row in delivery.prepared.statuses:
+                status_owner.setdefault((row["message_id"], row["status"]), i)
+    new_messages: dict[int, list[NewInboundMessage]] = {}
+    for message in messages:
+        new_messages.setdefault(message_owner[message.wamid], []).append(message)
+    status_counts: dict[int, int] = {}
+    for key in new_statuses:
+        status_counts[status_owner[key]] = status_counts.get(status_owner[key], 0) + 1
+    outcomes: list[IngestResult | Refused] = []
+    for i, (delivery, event_id) in enumerate(zip(deliveries, event_ids, strict=True)):
+        if delivery.prepared is None:
+            assert delivery.refusal is not None
+            outcomes.append(Refused(event_id, delivery.refusal))
+            continue
+        outcomes.append(
+            IngestResult(
+                event_id=event_id,
+                messages=new_messages.get(i, []),
+                new_statuses=status_counts.get(i, 0),
+                calls=delivery.prepared.calls,
+                stored_items=delivery.prepared.stored_items,
+                rejections=delivery.prepared.rejections,
+            )
+        )
+    return outcomes
+
+
+def _log(event_id: int, delivery: Delivery) -> None:
+    if delivery.refusal is not None:
+        logger.warning("webhook event %s refused: %s", event_id, delivery.refusal.detail)
+    prepared = delivery.prepared
+    if prepared is None:
+        return
     for error in prepared.reported_errors:
         logger.warning("webhook event %s reports error %s: %s", event_id, error.code, error.title)
     for field_, account in prepared.other_changes:
@@ -133,28 +215,6 @@ def _log(event_id: int, prepared: PreparedDelivery) -> None:
             first.path,
             first.reason,
         )
-
-
-async def _store(
-    session: AsyncSession,
-    settings: Settings,
-    event_id: int,
-    prepared: PreparedDelivery,
-    now: datetime,
-) -> IngestResult:
-    messages = await _store_messages(session, settings, prepared.messages, now)
-    await _open_windows_for_calls(session, prepared.callers, now)
-    new_statuses = await _store_statuses(session, prepared.statuses)
-    result = IngestResult(
-        event_id=event_id,
-        messages=messages,
-        new_statuses=new_statuses,
-        calls=prepared.calls,
-        stored_items=prepared.stored_items,
-        rejections=prepared.rejections,
-    )
-    await plan_replies(session, settings, result, now=now)
-    return result
 
 
 async def _open_windows_for_calls(
@@ -232,6 +292,9 @@ async def _store_messages(
     unique: dict[str, Incoming] = {}
     for item in incoming:
         unique.setdefault(item.row["message_id"], item)
+    # Sorted by wamid, so that concurrent transactions take the unique keys in the same
+    # order and cannot deadlock.
+    unique = dict(sorted(unique.items()))
     messages = MessageRepository(session)
     new_rows: list[dict[str, Any]] = []
     for items in chunks(list(unique.values())):
@@ -300,18 +363,22 @@ async def _count_in_conversations(
     }
 
 
-async def _store_statuses(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """Insert-or-ignore the statuses and move their messages forward; return how many were new.
+async def _store_statuses(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> set[tuple[str, str]]:
+    """Insert-or-ignore the statuses and move their messages forward; return the new ones.
 
     A status whose message is not stored (yet) is only kept: it is applied when the
     message row is written.
     """
     if not rows:
-        return 0
+        return set()
     unique: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         unique.setdefault((row["message_id"], row["status"]), row)
+    # Sorted, so that concurrent transactions take the unique keys in the same order.
+    ordered = [unique[key] for key in sorted(unique)]
     repository = StatusRepository(session)
-    new = await repository.insert_ignore(list(unique.values()))
-    await repository.apply_many(list(unique.values()))
+    new = await repository.insert_ignore(ordered)
+    await repository.apply_many(ordered)
     return new

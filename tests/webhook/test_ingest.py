@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.runtime import Runtime
-from app.webhook.service import IngestResult, receive
+from app.webhook.service import IngestResult, read, store
 from tests.conftest import PHONE_NUMBER_ID
 from tests.support import payloads as p
 
@@ -15,9 +15,8 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 async def run(session: AsyncSession, runtime: Runtime, payload: p.Payload) -> IngestResult:
-    result = await receive(
-        session, runtime.settings, runtime.body_reader, p.encode(payload), now=T0
-    )
+    delivery = await read(runtime.body_reader, runtime.settings, p.encode(payload), now=T0)
+    (result,) = await store(session, runtime.settings, [delivery])
     await session.commit()
     assert isinstance(result, IngestResult)
     return result
