@@ -93,7 +93,8 @@ async def test_each_delivery_of_a_shared_transaction_gets_its_own_answer(
     answers = [
         r.json() for r in await asyncio.gather(*(p.deliver(client, b) for b in (first, second)))
     ]
-    assert [a["new_messages"] for a in answers] == [2, 1]
+    # Whichever is written first has the shared message as new; the other does not.
+    assert sorted(a["new_messages"] for a in answers) == [1, 2]
     assert answers[0]["event_id"] != answers[1]["event_id"]
     (conversation,) = await stored.conversations(runtime)
     assert conversation.message_count == 3
