@@ -16,7 +16,7 @@ from app.outbound.graph import GraphClient
 from app.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The process's Runtime, set up by the app's lifespan."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -25,7 +25,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     """The settings this app was created with."""
     return runtime.settings
 
@@ -33,7 +33,7 @@ def get_settings(runtime: RuntimeDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_graph(runtime: RuntimeDep) -> GraphClient:
+async def get_graph(runtime: RuntimeDep) -> GraphClient:
     """The process-wide Graph API client."""
     return runtime.graph
 
@@ -65,7 +65,7 @@ bearer = HTTPBearer(
 )
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:

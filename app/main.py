@@ -24,7 +24,7 @@ from app.middleware import BodySizeLimit
 from app.outbound.endpoints import router as outbound_router
 from app.runtime import Runtime
 from app.webhook.endpoints import router as webhook_router
-from app.webhook.group_commit import GroupCommit
+from app.webhook.group_commit import GroupCommit, group_writers
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (the environment's when not given)."""
     settings = settings or get_settings()
     runtime = Runtime.create(settings)
-    ingest = GroupCommit(runtime.sessions, settings)
+    ingest = GroupCommit(runtime.sessions, settings, writers=group_writers(runtime.engine))
     install_redaction()
 
     @asynccontextmanager

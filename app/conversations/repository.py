@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     DateTime,
     Integer,
+    Table,
     bindparam,
     case,
     column,
@@ -32,6 +33,8 @@ from app.db import UTCDateTime
 from app.models import Conversation
 from app.pagination import Cursor
 from app.upsert import dialect_insert
+
+_conversations = cast(Table, Conversation.__table__)
 
 
 def _latest(current: Any, value: datetime | ColumnElement[datetime]) -> ColumnElement[datetime]:
@@ -204,13 +207,12 @@ class ConversationRepository:
         """
         if not customers:
             return {}
-        stmt = dialect_insert(self.session, Conversation)
+        table = _conversations
+        stmt = dialect_insert(self.session, table)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[Conversation.phone_number_id, Conversation.phone_number],
-            set_={
-                "contact_name": func.coalesce(stmt.excluded.contact_name, Conversation.contact_name)
-            },
-        ).returning(Conversation.id, Conversation.phone_number_id, Conversation.phone_number)
+            index_elements=[table.c.phone_number_id, table.c.phone_number],
+            set_={"contact_name": func.coalesce(stmt.excluded.contact_name, table.c.contact_name)},
+        ).returning(table.c.id, table.c.phone_number_id, table.c.phone_number)
         rows = [
             _new_row(phone_number_id, phone_number, None, contact_name)
             for phone_number_id, phone_number, contact_name in sorted(

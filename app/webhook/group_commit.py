@@ -1,13 +1,16 @@
 """Group commit: the deliveries that arrive together are stored in one transaction.
 
-Meta sends many small deliveries at once. Each waits here while the one transaction
-before it commits; the next transaction then takes every delivery that has arrived
-meanwhile, so a busy process writes tens of deliveries with the statements and the
-commit that one would take, and an idle one writes each at once, without waiting for
-company. A request is answered only after the commit that holds its rows: 200 still
-means stored. When a transaction fails because the database is unavailable, each of its
-requests gets that error (and Meta delivers again); when it fails for anything else,
-each delivery is written again on its own, so that one delivery's fault is only its own.
+Meta sends many small deliveries at once. A writer takes every delivery waiting and
+writes them in one transaction; deliveries that arrive meanwhile wait for the next one.
+A busy process so writes tens of deliveries with the statements and the commit that one
+would take, and an idle one writes each at once, without waiting for company. On
+PostgreSQL a few writers run side by side, so that one transaction's round trips to the
+database overlap another's work; SQLite has one writer, as it has one connection.
+
+A request is answered only after the commit that holds its rows: 200 still means stored.
+When a transaction fails because the database is unavailable, each of its requests gets
+that error (and Meta delivers again); when it fails for anything else, each delivery is
+written again on its own, so that one delivery's fault is only its own.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.db import is_database_unavailable
@@ -27,6 +30,14 @@ logger = logging.getLogger(__name__)
 # Deliveries in one transaction at most: enough to amortise the statements and the
 # commit, few enough that one transaction stays short.
 MAX_GROUP = 200
+# Transactions side by side on PostgreSQL: enough to keep the database busy while this
+# process prepares the next group, well within the connection pool.
+POSTGRESQL_WRITERS = 4
+
+
+def group_writers(engine: AsyncEngine) -> int:
+    """How many transactions of deliveries run at once: one per SQLite database."""
+    return 1 if engine.dialect.name == "sqlite" else POSTGRESQL_WRITERS
 
 
 @dataclass
@@ -38,20 +49,26 @@ class _Waiting:
 
 
 class GroupCommit:
-    """Writes deliveries in shared transactions, one transaction at a time per process."""
+    """Writes deliveries in shared transactions, at most `writers` at a time."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], settings: Settings, *, writers: int
+    ) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._max_writers = writers
         self._waiting: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
 
     async def submit(self, delivery: Delivery) -> IngestResult | Refused:
         """Store `delivery` with whatever arrives with it; return once that is committed."""
         waiting = _Waiting(delivery)
         self._waiting.append(waiting)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_all())
+        # A writer that has just found nothing left is done before its done-callbacks
+        # run: count only the ones still running, or this delivery could wait forever.
+        self._writers = {w for w in self._writers if not w.done()}
+        if len(self._writers) < self._max_writers:
+            self._writers.add(asyncio.create_task(self._write_all()))
         return await waiting.outcome
 
     async def _write_all(self) -> None:
@@ -97,9 +114,9 @@ class GroupCommit:
         return outcomes
 
     async def close(self) -> None:
-        """Finish the transaction in progress, and every delivery waiting for one."""
-        if self._writer is not None:
-            await asyncio.shield(self._writer)
+        """Finish the transactions in progress, and every delivery waiting for one."""
+        if self._writers:
+            await asyncio.gather(*self._writers)
 
 
 def _fail(waiting: _Waiting, exc: Exception) -> None:
