@@ -12,8 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.outage import DATABASE_ERRORS, RETRY_AFTER_SECONDS, is_database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,17 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.body())
 
 
+def database_unavailable_response(
+    detail: str = "the database could not be reached",
+) -> JSONResponse:
+    """The 503 of a request the database failed; Retry-After says when to try again."""
+    return JSONResponse(
+        {"error": "database_unavailable", "detail": detail},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     cause = exc.__cause__
@@ -156,12 +168,16 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
-    # Logged without parameters: they may hold message text, never secrets, but stay terse.
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_database_unavailable(exc):
+        # An outage fails every request alike: the tracker logs its start and end once,
+        # not a line per request.
+        request.app.state.runtime.outage.failed(exc, refused_request=True)
+        return database_unavailable_response()
+    # Not an outage (a constraint, a missing table): each one is worth a line. Logged
+    # without the message, which may quote parameters holding message text.
     logger.error("database error: %s", type(exc).__name__)
-    return error_response(
-        503, {"error": "database_unavailable", "detail": "the database could not be reached"}
-    )
+    return database_unavailable_response("the database could not complete the request")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -169,5 +185,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(OperationalError, _database_error)
-    app.add_exception_handler(DBAPIError, _database_error)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _database_error)
