@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from app.outage import DATABASE_ERRORS, RETRY_AFTER_SECONDS, is_database_unavailable
 
@@ -132,9 +133,12 @@ def database_unavailable_response(
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     cause = exc.__cause__
+    if isinstance(cause, ClientDisconnect):
+        # FastAPI turns a disconnect while it reads a JSON or form body into a 400.
+        return _client_gone(request)
     if isinstance(cause, UnicodeDecodeError | RecursionError):
         # FastAPI answers a JSON body it cannot decode (not UTF-8, or nested too deeply for
         # the parser) with a bare 400; it is invalid JSON like any other, so it gets the
@@ -180,10 +184,22 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return database_unavailable_response("the database could not complete the request")
 
 
+def _client_gone(request: Request) -> JSONResponse:
+    # Nobody is left to read the answer, and a client hanging up is no fault of the
+    # service: no traceback, and nothing at error level.
+    logger.debug("client disconnected during %s %s", request.method, request.url.path)
+    return error_response(400, {"error": "client_disconnected", "detail": "the client went away"})
+
+
+async def _client_disconnect(request: Request, _exc: Exception) -> JSONResponse:
+    return _client_gone(request)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register every mapping from exception to JSON error response."""
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
     for database_error in DATABASE_ERRORS:
         app.add_exception_handler(database_error, _database_error)
