@@ -7,8 +7,6 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, Text, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -94,16 +92,25 @@ class SafeText(TypeDecorator[str]):
         return replace_nul(value) if value else value
 
 
-def is_database_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` says the database could not be reached or used, rather than that a
-    statement was wrong: then nothing is to blame on the data, and a retry later helps."""
-    if isinstance(exc, DBAPIError):
-        return (
-            exc.connection_invalidated
-            or isinstance(exc, OperationalError | InterfaceError)
-            or isinstance(exc.orig, OSError)
-        )
-    return isinstance(exc, OSError | TimeoutError | SATimeoutError)
+def _wrap_connect_failures(engine: AsyncEngine) -> AsyncEngine:
+    """Make a failure to connect a DB-API error, which SQLAlchemy wraps like any other.
+
+    asyncpg raises plain OSError (refused, unreachable) and TimeoutError while
+    connecting; SQLAlchemy passes those through unwrapped, so they would escape the
+    handlers of database errors as unexpected exceptions.
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        dbapi = dialect.loaded_dbapi
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except dbapi.Error:
+            raise
+        except Exception as exc:
+            raise dbapi.OperationalError(f"cannot connect: {type(exc).__name__}: {exc}") from exc
+
+    return engine
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -136,8 +143,10 @@ def create_engine(url: str) -> AsyncEngine:
         def _on_begin(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return _wrap_connect_failures(engine)
+    return _wrap_connect_failures(
+        create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -45,12 +45,14 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     """A session per request, committed before the response is sent.
 
     The dependency has function scope, so the commit runs before the response goes out
-    and a failed commit becomes an error response instead of a silent loss.
+    and a failed commit becomes an error response instead of a silent loss. A commit
+    that worked ends a database outage, if there was one.
     """
     async with runtime.sessions() as session:
         try:
             yield session
             await session.commit()
+            runtime.outage.succeeded()
         except BaseException:
             await session.rollback()
             raise

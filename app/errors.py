@@ -12,8 +12,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from app.outage import DATABASE_ERRORS, RETRY_AFTER_SECONDS, is_database_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -120,9 +122,23 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.body())
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def database_unavailable_response(
+    detail: str = "the database could not be reached",
+) -> JSONResponse:
+    """The 503 of a request the database failed; Retry-After says when to try again."""
+    return JSONResponse(
+        {"error": "database_unavailable", "detail": detail},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     cause = exc.__cause__
+    if isinstance(cause, ClientDisconnect):
+        # FastAPI turns a disconnect while it reads a JSON or form body into a 400.
+        return _client_gone(request)
     if isinstance(cause, UnicodeDecodeError | RecursionError):
         # FastAPI answers a JSON body it cannot decode (not UTF-8, or nested too deeply for
         # the parser) with a bare 400; it is invalid JSON like any other, so it gets the
@@ -156,12 +172,27 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
-    # Logged without parameters: they may hold message text, never secrets, but stay terse.
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_database_unavailable(exc):
+        # An outage fails every request alike: the tracker logs its start and end once,
+        # not a line per request.
+        request.app.state.runtime.outage.failed(exc, refused_request=True)
+        return database_unavailable_response()
+    # Not an outage (a constraint, a missing table): each one is worth a line. Logged
+    # without the message, which may quote parameters holding message text.
     logger.error("database error: %s", type(exc).__name__)
-    return error_response(
-        503, {"error": "database_unavailable", "detail": "the database could not be reached"}
-    )
+    return database_unavailable_response("the database could not complete the request")
+
+
+def _client_gone(request: Request) -> JSONResponse:
+    # Nobody is left to read the answer, and a client hanging up is no fault of the
+    # service: no traceback, and nothing at error level.
+    logger.debug("client disconnected during %s %s", request.method, request.url.path)
+    return error_response(400, {"error": "client_disconnected", "detail": "the client went away"})
+
+
+async def _client_disconnect(request: Request, _exc: Exception) -> JSONResponse:
+    return _client_gone(request)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -169,5 +200,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(OperationalError, _database_error)
-    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _database_error)

@@ -45,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (the environment's when not given)."""
     settings = settings or get_settings()
     runtime = Runtime.create(settings)
-    ingest = GroupCommit(runtime.sessions, settings, writers=group_writers(runtime.engine))
+    ingest = GroupCommit(
+        runtime.sessions, settings, runtime.outage, writers=group_writers(runtime.engine)
+    )
     install_redaction()
 
     @asynccontextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.db import create_engine, session_factory
 from app.media.storage import MediaStorage, create_storage
+from app.outage import OutageTracker
 from app.outbound.graph import GraphClient
 from app.webhook.reader import BodyReader
 
@@ -25,6 +26,8 @@ class Runtime:
     graph: GraphClient
     storage: MediaStorage
     body_reader: BodyReader
+    # The process's view of the database's availability, shared by requests and worker.
+    outage: OutageTracker = field(default_factory=OutageTracker)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:

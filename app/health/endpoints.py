@@ -9,7 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.deps import RuntimeDep
-from app.errors import error_response
+from app.errors import database_unavailable_response
+from app.outage import is_database_unavailable
 
 router = APIRouter(tags=["health"])
 
@@ -37,8 +38,10 @@ async def readyz(runtime: RuntimeDep) -> Health | object:
     try:
         async with runtime.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception:
-        return error_response(
-            503, {"error": "database_unavailable", "detail": "the database could not be reached"}
-        )
+    except Exception as exc:
+        # The probe answers 503 for any failure, but only an outage is one for the log.
+        if is_database_unavailable(exc):
+            runtime.outage.failed(exc, refused_request=True)
+        return database_unavailable_response()
+    runtime.outage.succeeded()
     return Health()

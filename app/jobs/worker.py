@@ -29,6 +29,7 @@ from app.jobs.handlers import HANDLERS, ON_DEAD, DeadHook, JobHandler
 from app.jobs.repository import JOBS_ENQUEUED, LEASE_LOST_ERROR, JobRepository
 from app.log import install_redaction
 from app.models import Job
+from app.outage import is_database_unavailable
 from app.outbound.graph import GraphAPIError
 from app.runtime import Runtime
 
@@ -36,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 2000
 DEFAULT_SHUTDOWN_SECONDS = 10.0
+# The longest a claiming loop waits between tries while the database is unavailable.
+OUTAGE_BACKOFF_MAX_SECONDS = 30.0
 
 
 def backoff_seconds(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
@@ -144,18 +147,46 @@ class Worker:
     # -- the loop ------------------------------------------------------------------
 
     async def _slot(self) -> None:
+        outage_failures = 0
         while not self._stopping.is_set():
             try:
                 found = await self.run_once()
-            except Exception:
+            except Exception as exc:
+                if self._database_unavailable(exc):
+                    # Wait longer after each failure, so that an outage costs neither a
+                    # busy loop nor a stampede of reconnections when it ends.
+                    outage_failures += 1
+                    await self._idle(
+                        backoff_seconds(
+                            outage_failures,
+                            base=self.settings.worker_poll_seconds,
+                            cap=OUTAGE_BACKOFF_MAX_SECONDS,
+                            rng=self.rng,
+                        )
+                    )
+                    continue
                 logger.exception("job worker %s could not claim jobs", self.worker_id)
                 found = False
+            outage_failures = 0
             if not found:
                 await self._idle()
 
-    async def _idle(self) -> None:
+    def _database_unavailable(self, exc: BaseException) -> bool:
+        """True for an outage, which the process's tracker then logs (once per outage)."""
+        if not is_database_unavailable(exc):
+            return False
+        self.runtime.outage.failed(exc)
+        return True
+
+    async def _idle(self, seconds: float | None = None) -> None:
+        """Wait `seconds` (the poll interval if not given), or until woken or stopped.
+
+        A commit in this process that enqueues jobs wakes the loops; after an outage that
+        is also the first sign the database is back.
+        """
+        timeout = self.settings.worker_poll_seconds if seconds is None else seconds
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self.settings.worker_poll_seconds)
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         self._wake.clear()
 
     async def run_once(self) -> bool:
@@ -185,6 +216,7 @@ class Worker:
                 limit=1,
             )
             await session.commit()
+        self.runtime.outage.succeeded()
         if not jobs:
             return False
         # There may be more: let idle siblings look too.
@@ -221,10 +253,13 @@ class Worker:
     async def _record(self, recording: Awaitable[None], job: Job) -> None:
         try:
             await recording
-        except Exception:
+        except Exception as exc:
             # The job stays running under this worker's expiring lease; another worker
             # reclaims and reruns it, which handlers are written to survive.
-            logger.exception("could not record the outcome of job %s", job.id)
+            if self._database_unavailable(exc):
+                logger.warning("could not record the outcome of job %s: no database", job.id)
+            else:
+                logger.exception("could not record the outcome of job %s", job.id)
 
     async def _heartbeat(self, job_id: int) -> None:
         lease = self.settings.job_lease_seconds
@@ -236,8 +271,11 @@ class Worker:
                         job_id, self.worker_id, until=utcnow() + timedelta(seconds=lease)
                     )
                     await session.commit()
-            except Exception:
-                logger.exception("could not renew the lease of job %s", job_id)
+            except Exception as exc:
+                if self._database_unavailable(exc):
+                    logger.warning("could not renew the lease of job %s: no database", job_id)
+                else:
+                    logger.exception("could not renew the lease of job %s", job_id)
                 continue
             if not held:
                 logger.warning("job %s is no longer held by worker %s", job_id, self.worker_id)
@@ -262,7 +300,8 @@ class Worker:
             retry, wait_hint = exc.retryable, exc.retry_after
         else:
             retry, wait_hint = True, None
-            logger.exception("job %s (%s) raised an unexpected error", job.id, job.kind)
+            if not self._database_unavailable(exc):
+                logger.exception("job %s (%s) raised an unexpected error", job.id, job.kind)
         now = utcnow()
         async with self.runtime.sessions() as session:
             repository = JobRepository(session)
@@ -324,9 +363,12 @@ class Worker:
             async with self.runtime.sessions() as session:
                 await JobRepository(session).release(job_id, self.worker_id, now=utcnow())
                 await session.commit()
-        except Exception:
+        except Exception as exc:
             # Not fatal: the lease expires and another worker reclaims the job.
-            logger.exception("could not release job %s", job_id)
+            if self._database_unavailable(exc):
+                logger.warning("could not release job %s: no database", job_id)
+            else:
+                logger.exception("could not release job %s", job_id)
 
 
 async def run_worker(settings: Settings) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import is_database_unavailable
+from app.outage import OutageTracker, is_database_unavailable
 from app.webhook.service import Delivery, IngestResult, Refused, store
 
 logger = logging.getLogger(__name__)
@@ -52,10 +52,16 @@ class GroupCommit:
     """Writes deliveries in shared transactions, at most `writers` at a time."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], settings: Settings, *, writers: int
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        outage: OutageTracker,
+        *,
+        writers: int,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._outage = outage
         self._max_writers = writers
         self._waiting: list[_Waiting] = []
         self._writers: set[asyncio.Task[None]] = set()
@@ -111,6 +117,7 @@ class GroupCommit:
         async with self._sessions() as session:
             outcomes = await store(session, self._settings, deliveries)
             await session.commit()
+        self._outage.succeeded()
         return outcomes
 
     async def close(self) -> None:

@@ -21,15 +21,12 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
     database.drop()
 
 
-@pytest.fixture
-def service_env(
-    fresh_database: TestDatabase, fake_graph: FakeGraph, tmp_path: Path
-) -> dict[str, str]:
-    """The environment of a `whatsapp-inbox` process under test: the test's secrets and
-    database, its worker inside the web process polling often, Meta faked locally."""
+def service_environment(database_url: str, fake_graph: FakeGraph, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `whatsapp-inbox` process under test on `database_url`: the
+    test's secrets, its worker inside the web process polling often, Meta faked locally."""
     return {
         "ENVIRONMENT": "test",
-        "DATABASE_URL": fresh_database.url,
+        "DATABASE_URL": database_url,
         "WHATSAPP_APP_SECRET": APP_SECRET,
         "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
         "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
@@ -39,3 +36,11 @@ def service_env(
         "MEDIA_DIR": str(tmp_path / "media"),
         **fake_graph.env(),
     }
+
+
+@pytest.fixture
+def service_env(
+    fresh_database: TestDatabase, fake_graph: FakeGraph, tmp_path: Path
+) -> dict[str, str]:
+    """The service's environment (`service_environment`) on the test's fresh database."""
+    return service_environment(fresh_database.url, fake_graph, tmp_path)

@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 
 from app.migrate import upgrade_database
+from tests.support.processes import free_port
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -70,6 +71,15 @@ class TestDatabase:
                 await connection.close()
 
         asyncio.run(drop())
+
+
+def unreachable_url(backend: str, directory: Path) -> str:
+    """A database URL that fails to connect: PostgreSQL on a port nothing listens on (the
+    connection is refused), SQLite in a folder of `directory` not created yet (the file
+    cannot be opened; create `not-created-yet` to make it work)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{directory}/not-created-yet/inbox.db"
+    return f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/inbox"
 
 
 def create_database(backend: str, directory: Path) -> TestDatabase:
