@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.autoreply import rules
 from app.autoreply.service import REPLY_SPACING, plan_replies
@@ -99,14 +99,57 @@ async def test_message_outside_business_hours_gets_the_away_message(
     assert await planned(runtime) == [(rules.GREETING, GREETING), (rules.AWAY, AWAY)]
 
 
-async def test_first_message_outside_hours_gets_the_greeting_then_the_away_message(
+async def test_first_message_outside_hours_gets_only_the_away_message(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     await _ok(await deliver(client, inbound(text_message("Hi", timestamp=CLOSED))))
 
-    assert await planned(runtime) == [(rules.GREETING, GREETING), (rules.AWAY, AWAY)]
-    greeting, away = await auto_replies(runtime)
-    assert away.run_after - greeting.run_after >= REPLY_SPACING
+    assert await planned(runtime) == [(rules.AWAY, AWAY)]
+
+
+async def test_first_message_outside_hours_asking_for_a_call_gets_only_the_call_instructions(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Can I call you?", timestamp=CLOSED))))
+
+    assert await planned(runtime) == [(rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS)]
+
+
+async def test_first_message_inside_hours_asking_for_a_call_gets_only_the_call_instructions(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Can I call you?", timestamp=OPEN))))
+
+    assert await planned(runtime) == [(rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS)]
+
+
+async def test_later_message_outside_hours_asking_for_a_call_gets_only_the_call_instructions(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=OPEN))))
+
+    await _ok(await deliver(client, inbound(text_message("Please call me", timestamp=CLOSED))))
+
+    assert await planned(runtime) == [
+        (rules.GREETING, GREETING),
+        (rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS),
+    ]
+
+
+async def test_each_message_of_one_delivery_gets_its_own_reply_in_order(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    first = text_message("Hi", timestamp=CLOSED)
+    second = text_message("Can I call you?", timestamp=CLOSED)
+
+    await _ok(await deliver(client, inbound(first, second)))
+
+    assert await planned(runtime) == [
+        (rules.AWAY, AWAY),
+        (rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS),
+    ]
+    away, call_instructions = await auto_replies(runtime)
+    assert call_instructions.run_after - away.run_after >= REPLY_SPACING
 
 
 async def test_away_message_waits_out_its_cooldown(
@@ -115,7 +158,20 @@ async def test_away_message_waits_out_its_cooldown(
     await _ok(await deliver(client, inbound(text_message("Hi", timestamp=CLOSED))))
     await _ok(await deliver(client, inbound(text_message("Anyone?", timestamp=CLOSED))))
 
-    assert [rule for rule, _ in await planned(runtime)] == [rules.GREETING, rules.AWAY]
+    assert [rule for rule, _ in await planned(runtime)] == [rules.AWAY]
+
+
+async def test_chosen_rule_in_its_cooldown_sends_nothing_instead_of_a_less_specific_reply(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Call me", timestamp=CLOSED))))
+
+    await _ok(await deliver(client, inbound(text_message("Please call me", timestamp=CLOSED))))
+
+    assert [rule for rule, _ in await planned(runtime)] == [rules.CALL_INSTRUCTIONS]
+    async with runtime.sessions() as session:
+        claimed = await session.scalars(select(AutoReplyLog.rule))
+        assert list(claimed) == [rules.CALL_INSTRUCTIONS]
 
 
 async def test_rule_answers_again_once_its_cooldown_is_over(
@@ -130,7 +186,6 @@ async def test_rule_answers_again_once_its_cooldown_is_over(
     await _ok(await deliver(client, inbound(text_message("Please call me", timestamp=OPEN))))
 
     assert [rule for rule, _ in await planned(runtime)] == [
-        rules.GREETING,
         rules.CALL_INSTRUCTIONS,
         rules.CALL_INSTRUCTIONS,
     ]
