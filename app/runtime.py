@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import create_engine, session_factory
+from app.db import Clock, create_engine, session_factory, utcnow
 from app.media.storage import MediaStorage, create_storage
 from app.outbound.graph import GraphClient
 
@@ -23,10 +23,12 @@ class Runtime:
     http: httpx.AsyncClient
     graph: GraphClient
     storage: MediaStorage
+    # Routes and the worker read the time here, so that tests can fix it.
+    clock: Clock = utcnow
 
     @classmethod
-    def create(cls, settings: Settings) -> Runtime:
-        """Open the engine and the HTTP client for `settings`."""
+    def create(cls, settings: Settings, *, clock: Clock = utcnow) -> Runtime:
+        """Open the engine and the HTTP client for `settings`; `clock` tells the time."""
         engine = create_engine(settings.database_url)
         http = GraphClient.create_http_client(settings)
         return cls(
@@ -36,6 +38,7 @@ class Runtime:
             http=http,
             graph=GraphClient(http, settings),
             storage=create_storage(settings),
+            clock=clock,
         )
 
     async def close(self) -> None:

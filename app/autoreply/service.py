@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.autoreply import rules
 from app.autoreply.repository import AutoReplyRepository
 from app.config import Settings
-from app.db import utcnow
 from app.jobs import kinds
 from app.jobs.repository import JobRepository
 from app.models import Job
@@ -111,15 +110,15 @@ def _message_replies(settings: Settings, result: IngestResult) -> set[tuple[int,
 
 
 async def plan_replies(
-    session: AsyncSession, settings: Settings, result: IngestResult, *, now: datetime | None = None
+    session: AsyncSession, settings: Settings, result: IngestResult, *, now: datetime
 ) -> list[Job]:
     """Queue the auto-replies due for a delivery's new messages and calls; return the jobs.
 
-    Runs in the caller's transaction. Jobs are queued in (conversation, rule) order,
-    which is also the order the cooldown rows are locked in, so concurrent deliveries
-    cannot deadlock.
+    `now` is the delivery's time: the cooldowns and the calls' 24-hour window are judged
+    at it, and the replies are due from it. Runs in the caller's transaction. Jobs are
+    queued in (conversation, rule) order, which is also the order the cooldown rows are
+    locked in, so concurrent deliveries cannot deadlock.
     """
-    now = now or utcnow()
     due = _message_replies(settings, result)
     repository = AutoReplyRepository(session)
     if settings.call_instructions_message.strip() and result.calls:
@@ -144,7 +143,7 @@ async def plan_replies(
                     "text": rules.reply_text(settings, rule),
                 },
                 max_attempts=settings.job_max_attempts,
-                run_after=utcnow() + position * REPLY_SPACING,
+                run_after=now + position * REPLY_SPACING,
             )
         )
     return planned
