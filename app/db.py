@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,12 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
+
+
+# What reads the current time: `utcnow` in service, a fixed moment in tests. Code that
+# depends on the time takes `now` from its caller; only the outermost caller (a route,
+# a job handler, the worker loop) reads a Clock, once.
+Clock = Callable[[], datetime]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

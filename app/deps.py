@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,6 +32,15 @@ async def get_settings(runtime: RuntimeDep) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def get_now(runtime: RuntimeDep) -> datetime:
+    """The time of this request, read once from the runtime's clock."""
+    return runtime.clock()
+
+
+# FastAPI resolves a dependency once per request, so every use within a request agrees.
+NowDep = Annotated[datetime, Depends(get_now)]
 
 
 async def get_graph(runtime: RuntimeDep) -> GraphClient:

@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import create_engine, session_factory
+from app.db import Clock, create_engine, session_factory, utcnow
 from app.media.storage import MediaStorage, create_storage
 from app.outage import OutageTracker
 from app.outbound.graph import GraphClient
@@ -28,10 +28,12 @@ class Runtime:
     body_reader: BodyReader
     # The process's view of the database's availability, shared by requests and worker.
     outage: OutageTracker = field(default_factory=OutageTracker)
+    # Routes and the worker read the time here, so that tests can fix it.
+    clock: Clock = utcnow
 
     @classmethod
-    def create(cls, settings: Settings) -> Runtime:
-        """Open the engine and the HTTP client for `settings`."""
+    def create(cls, settings: Settings, *, clock: Clock = utcnow) -> Runtime:
+        """Open the engine and the HTTP client for `settings`; `clock` tells the time."""
         engine = create_engine(settings.database_url)
         http = GraphClient.create_http_client(settings)
         sessions = session_factory(engine)
@@ -43,6 +45,7 @@ class Runtime:
             graph=GraphClient(http, settings),
             storage=create_storage(settings),
             body_reader=BodyReader(),
+            clock=clock,
         )
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.db import Base
 from app.main import create_app
 from app.runtime import Runtime
+from tests.support.clock import FixedClock
 from tests.support.databases import (
     BACKENDS,
     TestDatabase,
@@ -114,6 +115,18 @@ def runtime(app: Any) -> Runtime:
     """The app's runtime (engine, sessions, Graph client)."""
     result: Runtime = app.state.runtime
     return result
+
+
+@pytest.fixture
+def clock(runtime: Runtime) -> FixedClock:
+    """The app's clock, fixed at a Wednesday noon (UTC) for this test.
+
+    Routes and job handlers read the time from the runtime, so a test that asks for this
+    fixture gives the same answer at any hour it runs.
+    """
+    fixed = FixedClock()
+    runtime.clock = fixed
+    return fixed
 
 
 @pytest.fixture

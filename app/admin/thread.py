@@ -16,7 +16,6 @@ from app.admin.base import format_time
 from app.admin.media import media_markup
 from app.admin.repository import AdminRepository
 from app.conversations.repository import ConversationRepository
-from app.db import utcnow
 from app.errors import DomainError
 from app.messages.repository import MessageRepository
 from app.models import Conversation, Direction, Message, MessageStatusUpdate
@@ -70,6 +69,12 @@ def window_closes_at(conversation: Conversation) -> datetime | None:
     return conversation.last_inbound_at + CUSTOMER_SERVICE_WINDOW
 
 
+def window_is_open(conversation: Conversation, now: datetime) -> bool:
+    """Whether free text may be sent to the conversation at `now` (the 24-hour rule)."""
+    closes_at = window_closes_at(conversation)
+    return closes_at is not None and closes_at > now
+
+
 def _conversation_id(request: Request) -> int:
     pk = str(request.path_params.get("pk", ""))
     if not pk.isdigit():
@@ -82,6 +87,7 @@ async def _render(
     request: Request,
     conversation_id: int,
     *,
+    now: datetime,
     error: str | None = None,
     draft: str = "",
     status_code: int = 200,
@@ -124,7 +130,7 @@ async def _render(
         "conversation": conversation,
         "items": items,
         "earlier_url": earlier_url,
-        "window_open": closes_at is not None and closes_at > utcnow(),
+        "window_open": window_is_open(conversation, now),
         "window_closes_at": format_time(closes_at),
         "last_inbound_at": format_time(conversation.last_inbound_at),
         "reply_url": request.url_for(REPLY_ROUTE, pk=str(conversation_id)),
@@ -141,7 +147,8 @@ async def _render(
 
 async def thread_page(view: ModelView, request: Request) -> Response:
     """The thread of the conversation named by the path's pk, newest page first."""
-    return await _render(view, request, _conversation_id(request))
+    now = admin_runtime(request).clock()
+    return await _render(view, request, _conversation_id(request), now=now)
 
 
 async def send_reply(view: ModelView, request: Request) -> Response:
@@ -151,19 +158,28 @@ async def send_reply(view: ModelView, request: Request) -> Response:
     long, Meta's error) is shown on the page with the draft kept and its 4xx/5xx status.
     """
     conversation_id = _conversation_id(request)
+    runtime = admin_runtime(request)
+    # One reading for the send and the page shown after it, so that they agree.
+    now = runtime.clock()
     form = await request.form()
     body = str(form.get("body", "")).strip()
     if not body:
         return await _render(
-            view, request, conversation_id, error="Write a message first.", status_code=400
+            view,
+            request,
+            conversation_id,
+            now=now,
+            error="Write a message first.",
+            status_code=400,
         )
     try:
-        await send_text(admin_runtime(request), conversation_id, body)
+        await send_text(runtime, conversation_id, body, now=now)
     except OutsideCustomerServiceWindow as exc:
         return await _render(
             view,
             request,
             conversation_id,
+            now=now,
             error="Not sent: the 24-hour customer service window is closed. "
             f"WhatsApp lets a business send free text only within 24 hours of the customer's "
             f"last message ({exc.detail}).",
@@ -175,6 +191,7 @@ async def send_reply(view: ModelView, request: Request) -> Response:
             view,
             request,
             conversation_id,
+            now=now,
             error=f"Not sent: {exc.detail}",
             draft=body,
             status_code=exc.status_code,

@@ -205,7 +205,9 @@ class MessageAdmin(InboxModelView, model=Message):
             message_ids = await AdminRepository(session).message_ids_for(ids)
             if not message_ids:
                 raise HTTPException(status_code=404, detail="None of the selected messages exist.")
-            result = await mark_read(session, runtime.settings, message_ids=message_ids)
+            result = await mark_read(
+                session, runtime.settings, now=runtime.clock(), message_ids=message_ids
+            )
             await session.commit()
         Flash.success(request, f"Marked {result.marked} of {len(message_ids)} as read.")
         return _back(request, self.identity)
@@ -348,10 +350,12 @@ class JobAdmin(ReadOnlyView, model=Job):
         ids = _selected_ids(request)
         retried: list[str] = []
         refused: list[str] = []
-        async with admin_runtime(request).sessions() as session:
+        runtime = admin_runtime(request)
+        now = runtime.clock()
+        async with runtime.sessions() as session:
             for job_id in ids:
                 try:
-                    await retry_job(session, job_id)
+                    await retry_job(session, job_id, now=now)
                 except (JobNotFound, JobNotRetryable) as exc:
                     refused.append(exc.detail)
                 else:

@@ -15,6 +15,10 @@ AWAY = "away"
 CALL_INSTRUCTIONS = "call_instructions"
 # The order replies planned together are queued in: hello first, then the rest.
 RULE_ORDER = (GREETING, AWAY, CALL_INSTRUCTIONS)
+# One message gets one automatic reply, the most specific of the rules it triggers: a
+# customer who asks for a call needs the instructions whatever the hour, and one who
+# writes at night learns more from the away message than from a greeting.
+MOST_SPECIFIC_FIRST = (CALL_INSTRUCTIONS, AWAY, GREETING)
 
 # Message types that are not the customer writing (a reaction, a number change notice):
 # they never trigger a reply.
@@ -129,6 +133,14 @@ def message_rules(
     ):
         rules.append(CALL_INSTRUCTIONS)
     return rules
+
+
+def most_specific(triggered: Sequence[str]) -> str | None:
+    """The one rule that answers, of those a message triggered; None if it triggered none."""
+    for rule in MOST_SPECIFIC_FIRST:
+        if rule in triggered:
+            return rule
+    return None
 
 
 def reply_text(settings: Settings, rule: str) -> str:

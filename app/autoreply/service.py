@@ -5,6 +5,11 @@ stored, and is sent by the worker through the same send path as any other messag
 Only messages the delivery stored for the first time are considered, so a redelivery
 plans nothing; each rule's cooldown per conversation is a second, atomic guard.
 
+A message or a call gets at most one reply: of the rules it triggers, the most specific
+(call instructions, then away, then greeting; rules.MOST_SPECIFIC_FIRST). Only that
+rule's cooldown is claimed, and a chosen rule in its cooldown sends nothing rather than
+falling back to a less specific one: the customer has just had the better answer.
+
 Replies are free-form texts, which WhatsApp allows only within 24 hours of the customer's
 last message. A reply to a message is inside that window by construction. A call is not
 a message: a customer who calls without ever having written cannot be sent instructions
@@ -22,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.autoreply import rules
 from app.autoreply.repository import AutoReplyRepository
 from app.config import Settings
-from app.db import utcnow
 from app.jobs import kinds
 from app.jobs.repository import JobRepository
 from app.models import Job
@@ -35,8 +39,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Replies planned together for one conversation (a greeting, then the away message) are
-# due this far apart, so that workers running jobs in parallel still send them in order.
+# Replies planned together for one conversation (two messages of one delivery, each with
+# its own reply) are due this far apart, so that workers running jobs in parallel still
+# send them in order.
 REPLY_SPACING = timedelta(seconds=2)
 
 
@@ -80,30 +85,41 @@ async def _callers(
     return found
 
 
-async def plan_replies(
-    session: AsyncSession, settings: Settings, result: IngestResult, *, now: datetime | None = None
-) -> list[Job]:
-    """Queue the auto-replies due for a delivery's new messages and calls; return the jobs.
-
-    Runs in the caller's transaction. Jobs are queued in (conversation, rule) order,
-    which is also the order the cooldown rows are locked in, so concurrent deliveries
-    cannot deadlock.
-    """
-    now = now or utcnow()
+def _message_replies(settings: Settings, result: IngestResult) -> set[tuple[int, str]]:
+    """(conversation, rule) of the one reply each new message gets, if any."""
     hours = _business_hours(settings)
     due: set[tuple[int, str]] = set()
     for message in result.messages:
         if message.conversation_id is None:
             continue
-        for rule in rules.message_rules(
-            settings,
-            message_type=message.message_type,
-            text_body=message.text_body,
-            timestamp=message.timestamp,
-            first_in_conversation=message.first_in_conversation,
-            hours=hours,
-        ):
+        # Business hours are judged at the message's own time, not at delivery: a
+        # message Meta delivers late was still written when the business was closed.
+        rule = rules.most_specific(
+            rules.message_rules(
+                settings,
+                message_type=message.message_type,
+                text_body=message.text_body,
+                timestamp=message.timestamp,
+                first_in_conversation=message.first_in_conversation,
+                hours=hours,
+            )
+        )
+        if rule is not None:
             due.add((message.conversation_id, rule))
+    return due
+
+
+async def plan_replies(
+    session: AsyncSession, settings: Settings, result: IngestResult, *, now: datetime
+) -> list[Job]:
+    """Queue the auto-replies due for a delivery's new messages and calls; return the jobs.
+
+    `now` is the delivery's time: the cooldowns and the calls' 24-hour window are judged
+    at it, and the replies are due from it. Runs in the caller's transaction. Jobs are
+    queued in (conversation, rule) order, which is also the order the cooldown rows are
+    locked in, so concurrent deliveries cannot deadlock.
+    """
+    due = _message_replies(settings, result)
     repository = AutoReplyRepository(session)
     if settings.call_instructions_message.strip() and result.calls:
         for conversation_id in await _callers(repository, settings, result.calls, now):
@@ -127,7 +143,7 @@ async def plan_replies(
                     "text": rules.reply_text(settings, rule),
                 },
                 max_attempts=settings.job_max_attempts,
-                run_after=utcnow() + position * REPLY_SPACING,
+                run_after=now + position * REPLY_SPACING,
             )
         )
     return planned

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.deps import ApiKeyDep, SessionDep
+from app.deps import ApiKeyDep, NowDep, SessionDep
 from app.errors import ErrorBody, error_responses
 from app.jobs import service
 from app.jobs.schemas import JobList, JobListParams, JobOut
@@ -57,9 +57,9 @@ async def get_job(session: SessionDep, job_id: JobId) -> JobOut:
         409: {"model": ErrorBody, "description": "The job is running or done"},
     },
 )
-async def retry_job(session: SessionDep, job_id: JobId) -> JobOut:
+async def retry_job(session: SessionDep, now: NowDep, job_id: JobId) -> JobOut:
     """Queue a dead job, or a queued one waiting out its backoff, to run now.
 
     Its attempts start again from zero. A running or done job answers 409.
     """
-    return JobOut.model_validate(await service.retry_job(session, job_id))
+    return JobOut.model_validate(await service.retry_job(session, job_id, now=now))

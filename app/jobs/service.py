@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
 from app.jobs.exceptions import JobNotFound, JobNotRetryable
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import JobListParams
@@ -35,15 +36,15 @@ async def get_job(session: AsyncSession, job_id: int) -> Job:
     return job
 
 
-async def retry_job(session: AsyncSession, job_id: int) -> Job:
-    """Queue a dead job (or a queued one waiting out its backoff) to run now.
+async def retry_job(session: AsyncSession, job_id: int, *, now: datetime) -> Job:
+    """Queue a dead job (or a queued one waiting out its backoff) to run at `now`.
 
     Its attempts start again from zero; its last error stays until a new run replaces
     it. Raises JobNotFound for an unknown id and JobNotRetryable for a job that is
     running or done. The caller commits.
     """
     repository = JobRepository(session)
-    job = await repository.requeue(job_id, now=utcnow())
+    job = await repository.requeue(job_id, now=now)
     if job is not None:
         return job
     existing = await repository.get_by_id(job_id)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.deps import ApiKeyDep, SessionDep, SettingsDep
+from app.deps import ApiKeyDep, NowDep, SessionDep, SettingsDep
 from app.errors import error_responses
 from app.messages import service
 from app.messages.schemas import (
@@ -82,7 +82,7 @@ async def update_message(
     responses=error_responses(404, 422),
 )
 async def mark_read(
-    session: SessionDep, settings: SettingsDep, body: MarkReadRequest
+    session: SessionDep, settings: SettingsDep, now: NowDep, body: MarkReadRequest
 ) -> MarkReadResponse:
     """Mark unread inbound messages read, chosen by `message_ids`, `conversation_id` or
     `phone_number` (exactly one; the number written any way).
@@ -94,6 +94,7 @@ async def mark_read(
     result = await service.mark_read(
         session,
         settings,
+        now=now,
         message_ids=body.message_ids,
         conversation_id=body.conversation_id,
         phone_number=body.phone_number,

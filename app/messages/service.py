@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.conversations.exceptions import ConversationNotFound
 from app.conversations.repository import ConversationRepository
-from app.db import utcnow
 from app.jobs import kinds
 from app.jobs.repository import JobRepository
 from app.messages.exceptions import InvalidMarkReadRequest, MessageNotFound
@@ -96,11 +96,12 @@ async def mark_read(
     session: AsyncSession,
     settings: Settings,
     *,
+    now: datetime,
     message_ids: Sequence[str] | None = None,
     conversation_id: int | None = None,
     phone_number: str | None = None,
 ) -> MarkReadResult:
-    """Mark inbound messages read: these wamids, a conversation's, or a customer number's.
+    """Mark inbound messages read at `now`: these wamids, a conversation's, or a number's.
 
     Exactly one of the three must be given. Only messages still `received` change, and
     each conversation's unread_count falls by exactly how many of its messages this call
@@ -119,12 +120,10 @@ async def mark_read(
 
     messages = MessageRepository(session)
     if message_ids is not None:
-        marks = await messages.mark_received_as_read(read_at=utcnow(), message_ids=message_ids)
+        marks = await messages.mark_received_as_read(read_at=now, message_ids=message_ids)
     else:
         conversation_ids = await _conversations_to_mark(session, conversation_id, phone_number)
-        marks = await messages.mark_received_as_read(
-            read_at=utcnow(), conversation_ids=conversation_ids
-        )
+        marks = await messages.mark_received_as_read(read_at=now, conversation_ids=conversation_ids)
 
     by_conversation: dict[int, list[ReadMark]] = defaultdict(list)
     for mark in marks:
@@ -144,5 +143,6 @@ async def mark_read(
                 kinds.READ_RECEIPT,
                 {"message_id": newest.message_id, "phone_number_id": newest.phone_number_id},
                 max_attempts=settings.job_max_attempts,
+                run_after=now,
             )
     return MarkReadResult(marked=len(marks), conversation_ids=touched)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
 
-from app.deps import ApiKeyDep, RuntimeDep
+from app.deps import ApiKeyDep, NowDep, RuntimeDep
 from app.errors import ErrorBody, error_responses
 from app.jobs.schemas import JobOut
 from app.messages.schemas import MessageOut
@@ -82,6 +82,7 @@ _EXAMPLES: dict[str, Any] = {
 )
 async def send_message(
     runtime: RuntimeDep,
+    now: NowDep,
     message: Annotated[SendRequest, Body(openapi_examples=_EXAMPLES)],
     idempotency_key: Annotated[
         str | None,
@@ -105,6 +106,6 @@ async def send_message(
     409, 429) and its failures as 502/504, each with Meta's code and message under `meta`.
     A replayed answer (same Idempotency-Key) carries the header `Idempotent-Replayed: true`.
     """
-    outcome = await service.send(runtime, message, idempotency_key=idempotency_key)
+    outcome = await service.send(runtime, message, now=now, idempotency_key=idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)

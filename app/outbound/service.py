@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.conversations.exceptions import ConversationNotFound
 from app.conversations.repository import ConversationRepository
-from app.db import utcnow
 from app.errors import DomainError
 from app.jobs import kinds
 from app.jobs.repository import JobRepository
@@ -212,19 +211,21 @@ async def deliver(
     request: SendRequest,
     recipient: Recipient,
     *,
+    now: datetime,
     key: str | None = None,
     fingerprint: str = "",
 ) -> Message:
     """Call Meta, then store the sent message (and, under `key`, the answer to replay).
 
-    Raises GraphAPIError when Meta refuses or fails; nothing is stored then.
+    The message is stored as sent at `now`, the time of the send. Raises GraphAPIError
+    when Meta refuses or fails; nothing is stored then.
     """
     payload = graph_payload(request, recipient)
     answer = await runtime.graph.send_message(recipient.phone_number_id, payload)
     wamid = _sent_wamid(answer)
     async with runtime.sessions.begin() as session:
         message = await store_sent(
-            session, request, recipient, wamid=wamid, payload=payload, now=utcnow()
+            session, request, recipient, wamid=wamid, payload=payload, now=now
         )
         if key is not None:
             await IdempotencyKeyRepository(session).record(
@@ -252,7 +253,11 @@ def _replay(stored: IdempotencyKey | None, fingerprint: str) -> SendOutcome:
 
 
 async def send(
-    runtime: Runtime, request: SendRequest, *, idempotency_key: str | None = None
+    runtime: Runtime,
+    request: SendRequest,
+    *,
+    now: datetime,
+    idempotency_key: str | None = None,
 ) -> SendOutcome:
     """Send now (201 with the stored message) or queue the send (202 with the job).
 
@@ -273,19 +278,22 @@ async def send(
         keys = IdempotencyKeyRepository(session)
         if key is not None and not await keys.claim(key, fingerprint):
             return _replay(await keys.get_by_key(key), fingerprint)
-        recipient = await resolve_recipient(session, runtime.settings, request, now=utcnow())
+        recipient = await resolve_recipient(session, runtime.settings, request, now=now)
         if request.queued:
             job = await JobRepository(session).enqueue(
                 kinds.SEND_MESSAGE,
                 {"request": request.model_dump(mode="json")},
                 max_attempts=runtime.settings.job_max_attempts,
+                run_after=now,
             )
             outcome = SendOutcome(202, JobOut.model_validate(job).model_dump(mode="json"))
             if key is not None:
                 await keys.record(key, fingerprint, status_code=202, response=outcome.body)
             return outcome
     try:
-        message = await deliver(runtime, request, recipient, key=key, fingerprint=fingerprint)
+        message = await deliver(
+            runtime, request, recipient, now=now, key=key, fingerprint=fingerprint
+        )
     except GraphAPIError as exc:
         error = meta_error(exc)
         if key is not None:
@@ -301,20 +309,20 @@ async def send(
     return SendOutcome(201, message_body(message))
 
 
-async def send_now(runtime: Runtime, request: SendRequest) -> Message:
+async def send_now(runtime: Runtime, request: SendRequest, *, now: datetime) -> Message:
     """Send at once and return the stored message; Meta's failures become API errors.
 
-    Raises OutsideCustomerServiceWindow when a free-form message is not allowed.
+    Raises OutsideCustomerServiceWindow when a free-form message is not allowed at `now`.
     """
     async with runtime.sessions.begin() as session:
-        recipient = await resolve_recipient(session, runtime.settings, request, now=utcnow())
+        recipient = await resolve_recipient(session, runtime.settings, request, now=now)
     try:
-        return await deliver(runtime, request, recipient)
+        return await deliver(runtime, request, recipient, now=now)
     except GraphAPIError as exc:
         raise meta_error(exc) from exc
 
 
-async def send_text(runtime: Runtime, conversation_id: int, body: str) -> Message:
+async def send_text(runtime: Runtime, conversation_id: int, body: str, *, now: datetime) -> Message:
     """Answer a conversation with a text (the admin panel's reply box).
 
     Raises InvalidSendRequest for an empty or too long text, ConversationNotFound,
@@ -324,12 +332,15 @@ async def send_text(runtime: Runtime, conversation_id: int, body: str) -> Messag
         request = TextMessage(type="text", conversation_id=conversation_id, body=body)
     except ValidationError as exc:
         raise InvalidSendRequest.from_validation(exc) from exc
-    return await send_now(runtime, request)
+    return await send_now(runtime, request, now=now)
 
 
-async def send_job(runtime: Runtime, request: SendRequest, job_id: int) -> dict[str, Any]:
+async def send_job(
+    runtime: Runtime, request: SendRequest, job_id: int, *, now: datetime
+) -> dict[str, Any]:
     """Send for a background job, at most once per job even when the job runs again.
 
+    The 24-hour rule is applied at `now`, the time the job runs, not when it was queued.
     The message is stored together with a record under the job's key; a rerun (its
     worker died after sending) finds the record and does not send again. Returns the
     job's result: the stored message's id and wamid.
@@ -339,6 +350,6 @@ async def send_job(runtime: Runtime, request: SendRequest, job_id: int) -> dict[
         done = await IdempotencyKeyRepository(session).get_by_key(key)
         if done is not None and isinstance(done.response, dict):
             return {"id": done.response.get("id"), "message_id": done.response.get("message_id")}
-        recipient = await resolve_recipient(session, runtime.settings, request, now=utcnow())
-    message = await deliver(runtime, request, recipient, key=key, fingerprint=key)
+        recipient = await resolve_recipient(session, runtime.settings, request, now=now)
+    message = await deliver(runtime, request, recipient, now=now, key=key, fingerprint=key)
     return {"id": message.id, "message_id": message.message_id}

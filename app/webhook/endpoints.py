@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from app.db import utcnow
 from app.deps import RuntimeDep, SettingsDep
 from app.errors import error_response
 from app.webhook import service
@@ -120,7 +119,7 @@ async def receive_webhook(
     and the reason. 200 means it is committed, and says how many items were stored and
     rejected. A body that is not a WhatsApp webhook is logged too, and answered 400.
     """
-    delivery = await service.read(runtime.body_reader, runtime.settings, body, now=utcnow())
+    delivery = await service.read(runtime.body_reader, runtime.settings, body, now=runtime.clock())
     outcome = await ingest.submit(delivery)
     if isinstance(outcome, service.Refused):
         return error_response(400, {**outcome.error.body(), "event_id": outcome.event_id})

@@ -16,6 +16,7 @@ from app.runtime import Runtime
 from tests.admin.conftest import store_media
 from tests.admin.test_messages import rows
 from tests.conftest import PHONE_NUMBER_ID
+from tests.support.clock import FixedClock
 from tests.support.payloads import (
     deliver,
     failure,
@@ -44,9 +45,9 @@ async def _conversation(runtime: Runtime, number: str) -> Conversation:
 
 
 @pytest.fixture
-async def two_customers(client: httpx.AsyncClient) -> None:
-    """Anna wrote yesterday (two messages), Boris an hour ago (one)."""
-    now = datetime.now(UTC)
+async def two_customers(client: httpx.AsyncClient, clock: FixedClock) -> None:
+    """Anna wrote yesterday (two messages), Boris an hour ago (one), by the app's clock."""
+    now = clock.now
     anna = inbound(
         text_message("first question", from_=ANNA, timestamp=now - timedelta(days=1, hours=1)),
         text_message("second question", from_=ANNA, timestamp=now - timedelta(days=1)),
@@ -113,9 +114,9 @@ async def test_conversations_cannot_be_created_or_deleted(
 
 
 async def test_the_thread_shows_messages_in_time_order_with_media_and_statuses(
-    admin: httpx.AsyncClient, client: httpx.AsyncClient, runtime: Runtime
+    admin: httpx.AsyncClient, client: httpx.AsyncClient, runtime: Runtime, clock: FixedClock
 ) -> None:
-    now = datetime.now(UTC)
+    now = clock.now
     photo = image_message(caption="my parcel", from_=ANNA, timestamp=now - timedelta(minutes=5))
     question = text_message("is it broken?", from_=ANNA, timestamp=now - timedelta(minutes=10))
     await deliver(client, inbound(photo, question))

@@ -6,9 +6,9 @@ import asyncio
 from datetime import timedelta
 
 from app.autoreply.repository import AutoReplyRepository
-from app.db import utcnow
 from app.runtime import Runtime
 from tests.outbound.conftest import customer_wrote, hours
+from tests.support.clock import WEDNESDAY_NOON
 
 COOLDOWN = timedelta(hours=1)
 
@@ -16,7 +16,7 @@ COOLDOWN = timedelta(hours=1)
 async def _claim(runtime: Runtime, conversation_id: int, rule: str, now_offset: timedelta) -> bool:
     async with runtime.sessions.begin() as session:
         return await AutoReplyRepository(session).claim_cooldown(
-            conversation_id, rule, now=utcnow() + now_offset, cooldown=COOLDOWN
+            conversation_id, rule, now=WEDNESDAY_NOON + now_offset, cooldown=COOLDOWN
         )
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select
 
 from app.autoreply import rules
 from app.autoreply.service import REPLY_SPACING, plan_replies
-from app.db import utcnow
+from app.config import Settings
 from app.models import AutoReplyLog
 from app.runtime import Runtime
 from app.webhook.service import IngestResult, NewInboundMessage
@@ -24,10 +24,16 @@ from tests.autoreply.conftest import (
     GREETING,
     OPEN,
     auto_replies,
+    call_received,
+    message_stored,
+    plan,
     planned,
 )
 from tests.conftest import make_settings
+from tests.outbound.conftest import customer_wrote, hours
+from tests.support.clock import FixedClock
 from tests.support.payloads import (
+    CUSTOMER_NUMBER,
     call_event,
     calls_value,
     change,
@@ -99,14 +105,57 @@ async def test_message_outside_business_hours_gets_the_away_message(
     assert await planned(runtime) == [(rules.GREETING, GREETING), (rules.AWAY, AWAY)]
 
 
-async def test_first_message_outside_hours_gets_the_greeting_then_the_away_message(
+async def test_first_message_outside_hours_gets_only_the_away_message(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     await _ok(await deliver(client, inbound(text_message("Hi", timestamp=CLOSED))))
 
-    assert await planned(runtime) == [(rules.GREETING, GREETING), (rules.AWAY, AWAY)]
-    greeting, away = await auto_replies(runtime)
-    assert away.run_after - greeting.run_after >= REPLY_SPACING
+    assert await planned(runtime) == [(rules.AWAY, AWAY)]
+
+
+async def test_first_message_outside_hours_asking_for_a_call_gets_only_the_call_instructions(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Can I call you?", timestamp=CLOSED))))
+
+    assert await planned(runtime) == [(rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS)]
+
+
+async def test_first_message_inside_hours_asking_for_a_call_gets_only_the_call_instructions(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Can I call you?", timestamp=OPEN))))
+
+    assert await planned(runtime) == [(rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS)]
+
+
+async def test_later_message_outside_hours_asking_for_a_call_gets_only_the_call_instructions(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Hi", timestamp=OPEN))))
+
+    await _ok(await deliver(client, inbound(text_message("Please call me", timestamp=CLOSED))))
+
+    assert await planned(runtime) == [
+        (rules.GREETING, GREETING),
+        (rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS),
+    ]
+
+
+async def test_each_message_of_one_delivery_gets_its_own_reply_in_order(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    first = text_message("Hi", timestamp=CLOSED)
+    second = text_message("Can I call you?", timestamp=CLOSED)
+
+    await _ok(await deliver(client, inbound(first, second)))
+
+    assert await planned(runtime) == [
+        (rules.AWAY, AWAY),
+        (rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS),
+    ]
+    away, call_instructions = await auto_replies(runtime)
+    assert call_instructions.run_after - away.run_after == REPLY_SPACING
 
 
 async def test_away_message_waits_out_its_cooldown(
@@ -115,25 +164,50 @@ async def test_away_message_waits_out_its_cooldown(
     await _ok(await deliver(client, inbound(text_message("Hi", timestamp=CLOSED))))
     await _ok(await deliver(client, inbound(text_message("Anyone?", timestamp=CLOSED))))
 
-    assert [rule for rule, _ in await planned(runtime)] == [rules.GREETING, rules.AWAY]
+    assert [rule for rule, _ in await planned(runtime)] == [rules.AWAY]
+
+
+async def test_chosen_rule_in_its_cooldown_sends_nothing_instead_of_a_less_specific_reply(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _ok(await deliver(client, inbound(text_message("Call me", timestamp=CLOSED))))
+
+    await _ok(await deliver(client, inbound(text_message("Please call me", timestamp=CLOSED))))
+
+    assert [rule for rule, _ in await planned(runtime)] == [rules.CALL_INSTRUCTIONS]
+    async with runtime.sessions() as session:
+        claimed = await session.scalars(select(AutoReplyLog.rule))
+        assert list(claimed) == [rules.CALL_INSTRUCTIONS]
 
 
 async def test_rule_answers_again_once_its_cooldown_is_over(
-    client: httpx.AsyncClient, runtime: Runtime
+    runtime: Runtime, settings: Settings, clock: FixedClock
 ) -> None:
-    await _ok(await deliver(client, inbound(text_message("Can I call you?", timestamp=OPEN))))
-    async with runtime.sessions.begin() as session:
-        await session.execute(
-            update(AutoReplyLog).values(last_sent_at=utcnow() - timedelta(seconds=3601))
-        )
+    conversation_id = await customer_wrote(runtime, hours(1))
+    asks = message_stored(conversation_id, "Can I call you?", at=clock.now)
+    asks_again = message_stored(conversation_id, "Please call me", at=clock.now)
 
-    await _ok(await deliver(client, inbound(text_message("Please call me", timestamp=OPEN))))
+    first = await plan(runtime, settings, asks, now=clock.now)
+    within = await plan(runtime, settings, asks_again, now=clock.now + timedelta(seconds=3599))
+    after = await plan(runtime, settings, asks_again, now=clock.now + timedelta(seconds=3601))
 
-    assert [rule for rule, _ in await planned(runtime)] == [
-        rules.GREETING,
-        rules.CALL_INSTRUCTIONS,
-        rules.CALL_INSTRUCTIONS,
-    ]
+    assert (first, within, after) == (
+        [rules.CALL_INSTRUCTIONS],
+        [],
+        [rules.CALL_INSTRUCTIONS],
+    )
+
+
+async def test_reply_is_due_at_the_time_it_was_planned(
+    runtime: Runtime, settings: Settings, clock: FixedClock
+) -> None:
+    conversation_id = await customer_wrote(runtime, hours(1))
+    hello = message_stored(conversation_id, "Hi", at=OPEN, first=True)
+
+    await plan(runtime, settings, hello, now=clock.now)
+
+    [job] = await auto_replies(runtime)
+    assert job.run_after == clock.now
 
 
 async def test_message_asking_for_a_call_gets_the_call_instructions(
@@ -165,30 +239,24 @@ def _calls(*events: dict[str, object]) -> bytes:
 
 
 async def test_call_from_a_customer_who_wrote_today_gets_the_call_instructions(
-    client: httpx.AsyncClient, runtime: Runtime
+    runtime: Runtime, settings: Settings, clock: FixedClock
 ) -> None:
-    await _ok(await deliver(client, inbound(text_message("Hi"))))
+    await customer_wrote(runtime, hours(3), phone_number=CUSTOMER_NUMBER)
 
-    await _ok(await deliver(client, _calls(call_event(event="connect"))))
+    planned_rules = await plan(
+        runtime, settings, call_received(CUSTOMER_NUMBER, at=clock.now), now=clock.now
+    )
 
-    assert await planned(runtime) == [
-        (rules.GREETING, GREETING),
-        (rules.CALL_INSTRUCTIONS, CALL_INSTRUCTIONS),
-    ]
+    assert planned_rules == [rules.CALL_INSTRUCTIONS]
 
 
 async def test_connect_and_terminate_of_one_call_get_one_answer(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    await _ok(await deliver(client, inbound(text_message("Hi"))))
-
     await _ok(await deliver(client, _calls(call_event(event="connect"))))
     await _ok(await deliver(client, _calls(call_event(event="terminate"))))
 
-    assert [rule for rule, _ in await planned(runtime)] == [
-        rules.GREETING,
-        rules.CALL_INSTRUCTIONS,
-    ]
+    assert [rule for rule, _ in await planned(runtime)] == [rules.CALL_INSTRUCTIONS]
 
 
 async def test_call_from_someone_who_never_wrote_gets_the_call_instructions(
@@ -230,7 +298,7 @@ async def test_nothing_is_planned_when_no_reply_is_configured(
         calls=[],
     )
     async with runtime.sessions.begin() as session:
-        assert await plan_replies(session, settings, result) == []
+        assert await plan_replies(session, settings, result, now=CLOSED) == []
 
 
 async def test_unusable_business_hours_turn_the_away_message_off_without_failing_the_webhook(
@@ -259,6 +327,6 @@ async def test_unusable_business_hours_turn_the_away_message_off_without_failing
     )
     with caplog.at_level(logging.ERROR, logger="app.autoreply.service"):
         async with runtime.sessions.begin() as session:
-            assert await plan_replies(session, settings, result) == []
+            assert await plan_replies(session, settings, result, now=CLOSED) == []
 
     assert "business_timezone" in caplog.text

@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.autoreply import rules
-from app.autoreply.rules import BusinessHours, InvalidBusinessHours, asks_to_call, message_rules
+from app.autoreply.rules import (
+    BusinessHours,
+    InvalidBusinessHours,
+    asks_to_call,
+    message_rules,
+    most_specific,
+)
 from app.config import Settings
 from tests.autoreply.conftest import AUTO_REPLIES, CLOSED, OPEN
 from tests.conftest import make_settings
@@ -144,7 +150,7 @@ def test_first_message_in_business_hours_triggers_only_the_greeting(tmp_path: Pa
     assert first == [rules.GREETING]
 
 
-def test_every_rule_can_answer_one_message_in_rule_order(tmp_path: Path) -> None:
+def test_one_message_can_trigger_every_rule(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
 
     triggered = message_rules(
@@ -204,3 +210,20 @@ def test_keywords_are_looked_for_only_in_texts(tmp_path: Path) -> None:
     )
 
     assert triggered == []
+
+
+@pytest.mark.parametrize(
+    ("triggered", "answers"),
+    [
+        ([rules.GREETING, rules.AWAY, rules.CALL_INSTRUCTIONS], rules.CALL_INSTRUCTIONS),
+        ([rules.GREETING, rules.CALL_INSTRUCTIONS], rules.CALL_INSTRUCTIONS),
+        ([rules.AWAY, rules.CALL_INSTRUCTIONS], rules.CALL_INSTRUCTIONS),
+        ([rules.GREETING, rules.AWAY], rules.AWAY),
+        ([rules.GREETING], rules.GREETING),
+        ([], None),
+    ],
+)
+def test_the_most_specific_triggered_rule_answers(
+    triggered: list[str], answers: str | None
+) -> None:
+    assert most_specific(triggered) == answers

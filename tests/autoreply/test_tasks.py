@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import respx
 
 from app.autoreply import rules
@@ -22,6 +23,9 @@ from tests.outbound.conftest import (
     outbound_messages,
     sent_payload,
 )
+
+# The job checks the 24-hour window at the app's time: fixed, so "25 hours ago" is exact.
+pytestmark = pytest.mark.usefixtures("clock")
 
 
 async def _enqueue(runtime: Runtime, payload: dict[str, Any]) -> Job:

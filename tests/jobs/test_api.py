@@ -9,11 +9,11 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from app.db import utcnow
 from app.models import Job, JobState
 from app.pagination import Cursor, encode_cursor
 from app.runtime import Runtime
 from tests.jobs.conftest import Enqueue, load_job
+from tests.support.clock import FixedClock
 from tests.support.pages import follow_pages
 
 JOBS = "/api/whatsapp/jobs/"
@@ -105,37 +105,35 @@ async def test_unknown_job_is_404(api: httpx.AsyncClient) -> None:
 
 
 async def test_dead_job_is_retried_now_with_fresh_attempts(
-    api: httpx.AsyncClient, runtime: Runtime, enqueue: Enqueue
+    api: httpx.AsyncClient, runtime: Runtime, enqueue: Enqueue, clock: FixedClock
 ) -> None:
-    job = await enqueue()
+    job = await enqueue(run_after=clock.now - timedelta(hours=2))
     await _set(
         runtime,
         job.id,
         state=JobState.DEAD,
         attempts=3,
         last_error="Graph API error 131000: boom",
-        finished_at=utcnow(),
+        finished_at=clock.now - timedelta(hours=1),
     )
-    before = utcnow()
     response = await api.post(f"{JOBS}{job.id}/retry")
     assert response.status_code == 200
     body = response.json()
     assert (body["state"], body["attempts"], body["finished_at"]) == ("queued", 0, None)
     stored = await load_job(runtime, job.id)
     assert (stored.state, stored.attempts) == (JobState.QUEUED, 0)
-    assert stored.run_after >= before - timedelta(seconds=1)
-    assert stored.run_after <= utcnow()
+    assert stored.run_after == clock.now
 
 
 async def test_queued_job_waiting_for_its_backoff_is_retried_now(
-    api: httpx.AsyncClient, runtime: Runtime, enqueue: Enqueue
+    api: httpx.AsyncClient, runtime: Runtime, enqueue: Enqueue, clock: FixedClock
 ) -> None:
-    job = await enqueue(run_after=utcnow() + timedelta(hours=1))
+    job = await enqueue(run_after=clock.now + timedelta(hours=1))
     await _set(runtime, job.id, attempts=2)
     response = await api.post(f"{JOBS}{job.id}/retry")
     assert response.status_code == 200
     stored = await load_job(runtime, job.id)
-    assert stored.run_after <= utcnow()
+    assert stored.run_after == clock.now
     assert stored.attempts == 0
 
 

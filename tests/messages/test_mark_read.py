@@ -18,6 +18,7 @@ from app.models import Conversation, Direction, Job, Message
 from app.runtime import Runtime
 from tests.conftest import PHONE_NUMBER_ID
 from tests.messages.store import CUSTOMER, at, store_message
+from tests.support.clock import WEDNESDAY_NOON, FixedClock
 
 URL = "/api/whatsapp/mark-read/"
 OTHER_CUSTOMER = "447700900123"
@@ -69,6 +70,20 @@ async def test_marking_message_ids_reads_them_and_lowers_unread_by_that_many(
         f"wamid.{CUSTOMER}.1": "read",
         f"wamid.{CUSTOMER}.2": "received",
     }
+
+
+async def test_a_message_is_read_at_the_time_of_the_request(
+    api: httpx.AsyncClient, runtime: Runtime, session: AsyncSession, clock: FixedClock
+) -> None:
+    await store_unread(runtime, 1)
+
+    response = await api.post(URL, json={"message_ids": [f"wamid.{CUSTOMER}.0"]})
+
+    assert response.status_code == 200
+    read_at = await session.scalar(
+        select(Message.status_at).where(Message.message_id == f"wamid.{CUSTOMER}.0")
+    )
+    assert read_at == clock.now
 
 
 async def test_marking_a_conversation_reads_only_its_messages(
@@ -238,4 +253,4 @@ async def test_service_refuses_a_call_that_names_no_messages(
 ) -> None:
     async with runtime.sessions() as session:
         with pytest.raises(InvalidMarkReadRequest):
-            await service.mark_read(session, settings, message_ids=[])
+            await service.mark_read(session, settings, now=WEDNESDAY_NOON, message_ids=[])

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 from app.config import DEFAULT_API_VERSION
 from app.conversations.repository import ConversationRepository
-from app.db import utcnow
 from app.models import Conversation, Message
 from app.runtime import Runtime
 from tests.conftest import PHONE_NUMBER_ID
@@ -82,7 +81,7 @@ async def customer_wrote(
     phone_number: str | None = CUSTOMER,
     user_id: str | None = None,
 ) -> int:
-    """A conversation whose customer last wrote `ago` before now (None: never wrote)."""
+    """A conversation whose customer last wrote `ago` before the runtime's now (None: never)."""
     async with runtime.sessions.begin() as session:
         conversations = ConversationRepository(session)
         conversation_id = await conversations.upsert_customer(
@@ -92,7 +91,7 @@ async def customer_wrote(
             contact_name="John Doe",
         )
         if ago is not None:
-            wrote_at = utcnow() - ago
+            wrote_at = runtime.clock() - ago
             await conversations.add_messages(
                 conversation_id,
                 count=1,

@@ -18,6 +18,9 @@ from tests.outbound.conftest import (
     message_rows,
 )
 
+# The app's clock is fixed, so "just inside" is exactly a minute inside, at any hour.
+pytestmark = pytest.mark.usefixtures("clock")
+
 JUST_INSIDE = hours(24) - timedelta(minutes=1)
 JUST_OUTSIDE = hours(24) + timedelta(minutes=1)
 
