@@ -29,7 +29,7 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
         """Open the engine and the HTTP client for `settings`."""
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pooler=settings.database_pooler)
         http = GraphClient.create_http_client(settings)
         return cls(
             settings=settings,

@@ -22,6 +22,15 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
 
 
 @pytest.fixture
+def empty_database(backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A new database without any table, for the service under test to migrate."""
+    require_backend(backend)
+    database = create_database(backend, tmp_path, migrate=False)
+    yield database
+    database.drop()
+
+
+@pytest.fixture
 def service_env(
     fresh_database: TestDatabase, fake_graph: FakeGraph, tmp_path: Path
 ) -> dict[str, str]:
