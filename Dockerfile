@@ -21,9 +21,12 @@ USER 10001:10001
 
 # Production refuses to start without its secrets; the platform provides them and
 # DATABASE_URL (the SQLite default below is for a single container only).
+# WEB_CONCURRENCY: web processes of `serve`, two for an instance of 1-2 vCPUs; raise it
+# with the instance's cores (README.md, Deploying).
 ENV ENVIRONMENT=production \
     HOST=0.0.0.0 \
     PORT=8000 \
+    WEB_CONCURRENCY=2 \
     DATABASE_URL=sqlite+aiosqlite:////app/data/whatsapp_inbox.db \
     MEDIA_DIR=/app/media \
     PATH=/app/.venv/bin:$PATH

@@ -12,12 +12,14 @@ from app.autoreply.rules import BusinessHours, InvalidBusinessHours
 from app.config import MissingSecretsError, Settings, check_production, fill_development_secrets
 from app.log import configure_logging
 from app.migrate import upgrade_database
+from app.serve import CannotServe, share_with_workers
+from app.serve import serve as run_server
 
 
-def _load_settings() -> Settings:
-    """Settings from the environment, refusing production without secrets."""
+def _read_settings() -> Settings:
+    """Settings from the environment; an invalid one is named and the command exits 2."""
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         # Inputs are left out: a rejected value may be a secret.
         problems = [
@@ -26,6 +28,15 @@ def _load_settings() -> Settings:
         ]
         print("error: invalid settings:\n" + "\n".join(problems), file=sys.stderr)
         raise SystemExit(2) from exc
+
+
+def _load_settings() -> Settings:
+    """Settings from the environment, refusing production without secrets.
+
+    Secrets generated for a development run are also put in this process's environment,
+    so that the web processes `serve` starts use the same ones.
+    """
+    settings = _read_settings()
     try:
         check_production(settings)
         if settings.away_message:
@@ -42,23 +53,35 @@ def _load_settings() -> Settings:
         )
         for name, value in generated.items():
             print(f"  {name}={value}", file=sys.stderr)
+        share_with_workers(generated)
     return settings
 
 
+def _positive_int(value: str) -> int:
+    """argparse type of --workers: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return number
+
+
 def serve(args: argparse.Namespace) -> None:
-    """Migrate, then run the web app (and, unless turned off, the worker) with uvicorn."""
-    import uvicorn
-
-    from app.main import create_app
-
+    """Migrate once, then run the web app (and, unless turned off, the worker) with uvicorn."""
     settings = _load_settings()
     configure_logging(settings.log_level)
-    host = args.host or settings.host
-    port = args.port or settings.port
-    upgrade_database(settings.database_url)
-    app = create_app(settings)
-    print(f"whatsapp-inbox listening on http://{host}:{port}  (API docs: /docs)", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True)
+    try:
+        run_server(
+            settings,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers or settings.web_concurrency,
+        )
+    except CannotServe as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -76,7 +99,8 @@ def worker(args: argparse.Namespace) -> None:
 
 def migrate(_args: argparse.Namespace) -> None:
     """Apply every pending migration and exit."""
-    upgrade_database(Settings().database_url)
+    settings = _read_settings()
+    upgrade_database(settings.database_url, settings.database_pooler)
 
 
 def hash_password(_args: argparse.Namespace) -> None:
@@ -97,6 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     p_serve = sub.add_parser("serve", help="migrate the database and serve the API")
     p_serve.add_argument("--host", default=None, help="address to bind (default: HOST)")
     p_serve.add_argument("--port", type=int, default=None, help="port (default: PORT or 8000)")
+    p_serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="web processes (default: WEB_CONCURRENCY or 1)",
+    )
     p_serve.set_defaults(func=serve)
     p_worker = sub.add_parser("worker", help="run the background job worker")
     p_worker.add_argument(

@@ -9,6 +9,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from app.pooler import Pooler, url_flag
 
 DEFAULT_API_VERSION = "v25.0"
 
@@ -53,6 +57,8 @@ class Settings(BaseSettings):
     graph_timeout_seconds: float = 15.0
 
     database_url: str = "sqlite+aiosqlite:///./whatsapp_inbox.db"
+    # PgBouncer in transaction pooling mode between the service and PostgreSQL.
+    database_pooler: Pooler = "none"
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = 4 * 1024 * 1024
 
@@ -96,6 +102,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Web processes of `serve` (platforms such as Heroku set it from the instance size).
+    web_concurrency: int = Field(default=1, ge=1)
     log_level: str = "info"
 
     @field_validator("api_keys", "call_keywords", mode="before")
@@ -124,6 +132,18 @@ class Settings(BaseSettings):
                 return _asyncpg_query("postgresql+asyncpg://" + value[len(prefix) :])
         if value.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _pooler_flag(cls, value: str) -> str:
+        """A misspelt `?pgbouncer=` would otherwise be ignored, or reach the driver."""
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            # The URL itself is left out of the message: it may hold a password.
+            raise ValueError("not a database URL (e.g. postgresql://user@host/db)") from exc
+        url_flag(url)
         return value
 
     @property

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from app.pooler import PGBOUNCER_CONNECT_ARGS, Pooler, behind_pgbouncer, without_flag
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -120,20 +122,31 @@ def _wrap_connect_failures(engine: AsyncEngine) -> AsyncEngine:
     return engine
 
 
-def create_engine(url: str) -> AsyncEngine:
+def is_in_memory_sqlite(url: str) -> bool:
+    """True for an SQLite database that lives in one process's memory, not in a file."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def create_engine(url: str, *, pooler: Pooler = "none") -> AsyncEngine:
     """An async engine for `url`, tuned for the database it points at.
 
     SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE`, so that concurrent writers
-    (web requests and the worker) wait for each other instead of failing with
-    "database is locked" when two read transactions both try to write.
+    (web requests, the worker, and other processes on the same file) wait for each other
+    instead of failing with "database is locked" when two read transactions both try to
+    write. PostgreSQL behind PgBouncer (`pooler`, or a flag in the URL: see app.pooler)
+    gets no prepared statement caches.
     """
     if url.startswith("sqlite"):
         # One connection per process: SQLite has one writer at a time anyway, and the
         # pool's queue hands it over in arrival order, where SQLite's busy handler would
         # let a waiting writer sleep and lose the race again and again. (An in-memory
         # database is a single connection already.)
-        in_memory = make_url(url).database in (None, "", ":memory:")
-        pool = {} if in_memory else {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+        pool = (
+            {}
+            if is_in_memory_sqlite(url)
+            else {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+        )
         engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
         sync_engine = engine.sync_engine
 
@@ -151,8 +164,16 @@ def create_engine(url: str) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return _wrap_connect_failures(engine)
+    parsed = make_url(url)
+    connect_args = dict(PGBOUNCER_CONNECT_ARGS) if behind_pgbouncer(parsed, pooler) else {}
     return _wrap_connect_failures(
-        create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        create_async_engine(
+            without_flag(parsed),
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            connect_args=connect_args,
+        )
     )
 
 

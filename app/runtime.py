@@ -34,7 +34,7 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock = utcnow) -> Runtime:
         """Open the engine and the HTTP client for `settings`; `clock` tells the time."""
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pooler=settings.database_pooler)
         http = GraphClient.create_http_client(settings)
         sessions = session_factory(engine)
         return cls(

@@ -10,7 +10,12 @@ from app.config import Settings
 from app.db import Base, create_engine
 
 config = context.config
-url = config.attributes.get("database_url") or Settings().database_url
+if "database_url" in config.attributes:
+    url = config.attributes["database_url"]
+    pooler = config.attributes.get("database_pooler", "none")
+else:
+    settings = Settings()
+    url, pooler = settings.database_url, settings.database_pooler
 target_metadata = Base.metadata
 
 
@@ -26,7 +31,7 @@ def _configure(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_engine(url)
+    engine = create_engine(url, pooler=pooler)
     async with engine.connect() as connection:
         await connection.run_sync(_configure)
         await connection.commit()

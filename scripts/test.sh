@@ -9,13 +9,17 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[dev]'
 
-# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
-if [ ! -x /usr/bin/chromium ]; then
+# Debian packages the tests run for real: Chromium for the browser tests (Playwright's own
+# browser download is not used) and PgBouncer for the tests behind a connection pooler.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "error: /usr/bin/chromium is missing; install it with: sudo apt-get install chromium" >&2
+    echo "error: missing ${missing[*]}; install with: sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
 fi

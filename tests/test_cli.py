@@ -95,6 +95,31 @@ def test_serve_with_no_configuration_runs_on_sqlite_and_prints_its_api_key(
 
 
 @pytest.mark.e2e
+def test_every_web_process_accepts_the_development_api_key_it_printed(tmp_path: Path) -> None:
+    server, url = start_server(
+        _clean_environment(), tmp_path / "serve.log", cwd=tmp_path, args=["--workers", "2"]
+    )
+    try:
+        key = next(
+            line.split("=", 1)[1].strip()
+            for line in server.log().splitlines()
+            if line.strip().startswith("API_KEYS=")
+        )
+        # A new connection each time, so that both processes get some of the requests.
+        answers = {
+            httpx.get(
+                f"{url}/api/whatsapp/conversations/",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=5,
+            ).status_code
+            for _ in range(10)
+        }
+        assert answers == {200}
+    finally:
+        server.stop()
+
+
+@pytest.mark.e2e
 def test_verify_token_never_reaches_the_log(tmp_path: Path) -> None:
     token = "verify-token-that-must-stay-secret"
     env = _clean_environment(WHATSAPP_VERIFY_TOKEN=token, DATABASE_URL=f"sqlite:///{tmp_path}/v.db")
@@ -139,3 +164,41 @@ def test_business_hours_that_make_no_sense_are_refused_when_an_away_message_is_s
     assert result.returncode == 2
     assert "Mars/Olympus" in result.stderr
     assert "is not an IANA time zone" in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "many"])
+def test_serve_refuses_a_number_of_workers_below_one_or_not_a_number(
+    tmp_path: Path, workers: str
+) -> None:
+    result = _run(["serve", "--workers", workers], tmp_path, _clean_environment())
+    assert result.returncode == 2
+    assert "--workers" in result.stderr
+    assert "at least 1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "whatsapp_inbox.db").exists()
+
+
+def test_serve_refuses_a_web_concurrency_below_one(tmp_path: Path) -> None:
+    result = _run(["serve"], tmp_path, _clean_environment(WEB_CONCURRENCY="0"))
+    assert result.returncode == 2
+    assert "WEB_CONCURRENCY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_several_processes_on_an_in_memory_database(tmp_path: Path) -> None:
+    env = _clean_environment(DATABASE_URL="sqlite+aiosqlite:///:memory:")
+    result = _run(["serve", "--workers", "2"], tmp_path, env)
+    assert result.returncode == 2
+    assert "in-memory SQLite" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_unknown_database_pooler_is_named_and_refused(tmp_path: Path, command: str) -> None:
+    env = _clean_environment(DATABASE_POOLER="pgpool", DATABASE_URL=f"sqlite:///{tmp_path}/p.db")
+    result = _run([command], tmp_path, env)
+    assert result.returncode == 2
+    assert "DATABASE_POOLER" in result.stderr
+    assert "'none' or 'pgbouncer'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "p.db").exists()

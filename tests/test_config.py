@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import text
 
 from app.config import (
@@ -152,3 +152,63 @@ async def test_url_with_sslmode_connects_to_postgresql(
             assert (await connection.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await engine.dispose()
+
+
+def test_no_pooler_is_assumed_by_default(environment: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).database_pooler == "none"
+
+
+def test_pgbouncer_is_a_database_pooler(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("DATABASE_POOLER", "pgbouncer")
+    assert Settings(_env_file=None).database_pooler == "pgbouncer"
+
+
+def test_unknown_database_pooler_is_refused(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("DATABASE_POOLER", "pgpool")
+    with pytest.raises(ValidationError, match="'none' or 'pgbouncer'"):
+        Settings(_env_file=None)
+
+
+def test_pgbouncer_flag_of_the_url_is_kept_for_the_engine(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    environment.setenv("DATABASE_URL", "postgres://u@h/d?pgbouncer=true")
+    assert Settings(_env_file=None).database_url == "postgresql+asyncpg://u@h/d?pgbouncer=true"
+
+
+def test_pgbouncer_flag_other_than_true_or_false_is_refused(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    environment.setenv("DATABASE_URL", "postgres://u@h/d?pgbouncer=transaction")
+    with pytest.raises(ValidationError, match="must be true or false"):
+        Settings(_env_file=None)
+
+
+def test_database_url_that_is_not_a_url_is_refused_without_echoing_it(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    environment.setenv("DATABASE_URL", "secret-password-not-a-url")
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None)
+    assert "not a database URL" in str(raised.value)
+    assert "secret-password" not in str(raised.value.errors(include_input=False))
+
+
+def test_one_web_process_by_default(environment: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).web_concurrency == 1
+
+
+def test_web_concurrency_sets_the_number_of_web_processes(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    environment.setenv("WEB_CONCURRENCY", "3")
+    assert Settings(_env_file=None).web_concurrency == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_web_concurrency_below_one_or_not_a_number_is_refused(
+    environment: pytest.MonkeyPatch, value: str
+) -> None:
+    environment.setenv("WEB_CONCURRENCY", value)
+    with pytest.raises(ValidationError, match="web_concurrency"):
+        Settings(_env_file=None)

@@ -1,6 +1,7 @@
 """The deployment files start the same service the README does."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -33,3 +34,17 @@ def test_railway_migrates_then_serves_with_a_healthcheck() -> None:
     assert deploy["startCommand"].startswith("whatsapp-inbox serve")
     assert deploy["healthcheckPath"] == "/readyz"
     assert config["build"]["builder"] == "DOCKERFILE"
+
+
+def test_dockerfile_runs_web_processes_by_web_concurrency() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    processes = re.search(r"^\s*WEB_CONCURRENCY=(\d+)", dockerfile, re.MULTILINE)
+    assert processes is not None, "the image sets no default WEB_CONCURRENCY"
+    assert int(processes.group(1)) >= 2
+    # No --workers in the command: the platform's WEB_CONCURRENCY decides.
+    assert "--workers" not in dockerfile
+
+
+def test_railway_leaves_the_number_of_web_processes_to_web_concurrency() -> None:
+    deploy = json.loads((ROOT / "railway.json").read_text())["deploy"]
+    assert "--workers" not in deploy["startCommand"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from app.config import Settings
 from app.outbound.schemas import send_request_adapter
 from app.webhook.delivery import parse_delivery
 
@@ -34,3 +35,8 @@ def test_readme_webhook_example_is_a_whatsapp_webhook() -> None:
     delivery = parse_delivery(body.group(1).encode())
     assert delivery.changes[0].messages
     assert not delivery.rejections
+
+
+@pytest.mark.parametrize("name", [name.upper() for name in Settings.model_fields])
+def test_readme_documents_the_setting(name: str) -> None:
+    assert f"`{name}`" in README

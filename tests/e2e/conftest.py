@@ -21,6 +21,15 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
     database.drop()
 
 
+@pytest.fixture
+def empty_database(backend: str, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A new database without any table, for the service under test to migrate."""
+    require_backend(backend)
+    database = create_database(backend, tmp_path, migrate=False)
+    yield database
+    database.drop()
+
+
 def service_environment(database_url: str, fake_graph: FakeGraph, tmp_path: Path) -> dict[str, str]:
     """The environment of a `whatsapp-inbox` process under test on `database_url`: the
     test's secrets, its worker inside the web process polling often, Meta faked locally."""

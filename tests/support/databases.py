@@ -82,8 +82,11 @@ def unreachable_url(backend: str, directory: Path) -> str:
     return f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/inbox"
 
 
-def create_database(backend: str, directory: Path) -> TestDatabase:
-    """Create and migrate a new, empty database. Call outside a running event loop."""
+def create_database(backend: str, directory: Path, *, migrate: bool = True) -> TestDatabase:
+    """Create a new, empty database, migrated unless `migrate` is false.
+
+    Call outside a running event loop.
+    """
     name = f"whatsapp_inbox_test_{uuid.uuid4().hex[:12]}"
     if backend == "sqlite":
         path = str(directory / f"{name}.db")
@@ -102,5 +105,6 @@ def create_database(backend: str, directory: Path) -> TestDatabase:
             "postgresql://", "postgresql+asyncpg://"
         )
         database = TestDatabase(backend, f"{base}/{name}", name)
-    upgrade_database(database.url)
+    if migrate:
+        upgrade_database(database.url)
     return database

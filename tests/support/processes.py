@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,12 +82,16 @@ def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
 
 
 def start_server(
-    env: dict[str, str], log_path: Path, timeout: float = 30, cwd: Path = ROOT
+    env: dict[str, str],
+    log_path: Path,
+    timeout: float = 30,
+    cwd: Path = ROOT,
+    args: Sequence[str] = (),
 ) -> tuple[ServiceProcess, str]:
-    """Start `whatsapp-inbox serve` on a free port and wait until /healthz answers."""
+    """Start `whatsapp-inbox serve [args]` on a free port and wait until /healthz answers."""
     port = free_port()
     server = ServiceProcess(
-        ["serve", "--host", "127.0.0.1", "--port", str(port)], env, log_path, cwd
+        ["serve", "--host", "127.0.0.1", "--port", str(port), *args], env, log_path, cwd
     )
     server.start()
     url = f"http://127.0.0.1:{port}"
