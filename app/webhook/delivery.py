@@ -64,9 +64,12 @@ class ChangeItems:
     field: str
     metadata: Metadata | None = None
     contacts: list[Contact] = dataclasses.field(default_factory=list)
-    messages: list[tuple[int, InboundMessage]] = dataclasses.field(default_factory=list)
-    statuses: list[tuple[int, Status]] = dataclasses.field(default_factory=list)
-    calls: list[tuple[int, Call]] = dataclasses.field(default_factory=list)
+    # (index in the change's list, the validated item, its JSON object as sent)
+    messages: list[tuple[int, InboundMessage, dict[str, Any]]] = dataclasses.field(
+        default_factory=list
+    )
+    statuses: list[tuple[int, Status, dict[str, Any]]] = dataclasses.field(default_factory=list)
+    calls: list[tuple[int, Call, dict[str, Any]]] = dataclasses.field(default_factory=list)
     errors: list[MetaError] = dataclasses.field(default_factory=list)
     entry_id: str | None = None
 
@@ -87,37 +90,44 @@ def parse_delivery(body: bytes) -> ParsedDelivery:
     Raises MalformedJSON or NotAWhatsAppWebhook (400) when the body as a whole is not a
     WhatsApp webhook; anything wrong below the envelope is a Rejection instead.
     """
+    data = _load(body)
     if _SUSPECT_NUMBER.search(body) is None:
         try:
-            webhook = Webhook.model_validate_json(body)
+            webhook = Webhook.model_validate(data)
         except ValidationError:
             pass
         else:
-            return _from_model(webhook)
-    return _item_by_item(_load(body))
+            return _from_model(webhook, data)
+    return _item_by_item(data)
 
 
-def _from_model(webhook: Webhook) -> ParsedDelivery:
+def _from_model(webhook: Webhook, data: dict[str, Any]) -> ParsedDelivery:
+    """The items of a body that validated whole, each with its JSON object from `data`."""
     changes: list[ChangeItems] = []
     for i, entry in enumerate(webhook.entry):
         for j, change in enumerate(entry.changes):
             items = ChangeItems(
                 path=f"entry.{i}.changes.{j}.value", field=change.field, entry_id=entry.id
             )
+            raw = data["entry"][i]["changes"][j]["value"]
             if isinstance(change, MessagesChange):
                 value = change.value
                 items.metadata = value.metadata
                 items.contacts = value.contacts
-                items.messages = list(enumerate(value.messages))
-                items.statuses = list(enumerate(value.statuses))
+                items.messages = _with_raw(value.messages, raw, "messages")
+                items.statuses = _with_raw(value.statuses, raw, "statuses")
                 items.errors = value.errors
             elif isinstance(change, CallsChange):
                 items.metadata = change.value.metadata
                 items.contacts = change.value.contacts
-                items.calls = list(enumerate(change.value.calls))
+                items.calls = _with_raw(change.value.calls, raw, "calls")
                 items.errors = change.value.errors
             changes.append(items)
     return ParsedDelivery(WHATSAPP_OBJECT, webhook.fields, changes, [])
+
+
+def _with_raw(models: list[M], value: dict[str, Any], name: str) -> list[tuple[int, M, Any]]:
+    return [(k, model, value[name][k]) for k, model in enumerate(models)]
 
 
 def _load(body: bytes) -> Any:
@@ -195,10 +205,10 @@ def _read_value(value: Any, items: ChangeItems, rejections: list[Rejection]) -> 
                     )
             return
         items.metadata = found
-    items.contacts = [
-        c for _, c in _valid_items(Contact, value, "contacts", items.path, rejections)
-    ]
-    items.errors = [e for _, e in _valid_items(MetaError, value, "errors", items.path, rejections)]
+    contacts = _valid_items(Contact, value, "contacts", items.path, rejections)
+    items.contacts = [contact for _, contact, _raw in contacts]
+    errors = _valid_items(MetaError, value, "errors", items.path, rejections)
+    items.errors = [error for _, error, _raw in errors]
     if items.field == "messages":
         items.messages = _valid_items(InboundMessage, value, "messages", items.path, rejections)
         items.statuses = _valid_items(Status, value, "statuses", items.path, rejections)
@@ -212,8 +222,8 @@ def _as_list(value: Any) -> list[Any]:
 
 def _valid_items(
     model: type[M], value: dict[str, Any], name: str, path: str, rejections: list[Rejection]
-) -> list[tuple[int, M]]:
-    """The items of `value[name]` that validate as `model`, with their indexes."""
+) -> list[tuple[int, M, Any]]:
+    """The items of `value[name]` that validate as `model`, with their indexes and JSON."""
     raw = value.get(name)
     if raw is None:
         return []
@@ -224,7 +234,7 @@ def _valid_items(
     for k, item in enumerate(raw):
         found = _validate(model, item, f"{path}.{name}.{k}", rejections)
         if found is not None:
-            valid.append((k, found))
+            valid.append((k, found, item))
     return valid
 
 

@@ -138,11 +138,12 @@ def incoming_messages(
     to_number = items.metadata.display_phone_number if items.metadata else None
     senders = _Senders(items.contacts)
     result = []
-    for k, message in items.messages:
+    for k, message, raw in items.messages:
         path = f"{items.path}.messages.{k}"
         contact = senders.of(message)
         row = _message_row(
             message,
+            raw,
             phone_number_id=phone_number_id,
             from_number=message.from_ or (contact.wa_id if contact else None),
             user_id=message.from_user_id or (contact.user_id if contact else None),
@@ -163,7 +164,7 @@ def incoming_messages(
     return result
 
 
-def _content_columns(message: InboundMessage) -> dict[str, Any]:
+def _content_columns(message: InboundMessage, raw: dict[str, Any]) -> dict[str, Any]:
     """The type-specific columns of a message; unknown types fill none."""
     columns: dict[str, Any] = {}
     media = message.media
@@ -212,7 +213,7 @@ def _content_columns(message: InboundMessage) -> dict[str, Any]:
     elif message.context is not None:
         columns["context_message_id"] = message.context.id
     if message.errors:
-        columns["errors"] = message.raw.get("errors")
+        columns["errors"] = raw.get("errors")
     return columns
 
 
@@ -243,6 +244,7 @@ _EMPTY_MESSAGE = dict.fromkeys(
 
 def _message_row(
     message: InboundMessage,
+    raw: dict[str, Any],
     *,
     phone_number_id: str,
     from_number: str | None,
@@ -267,9 +269,9 @@ def _message_row(
             "timestamp": message.timestamp or received_at,
             "status": MessageStatus.RECEIVED,
             "notes": "",
-            "raw": message.raw,
+            "raw": raw,
             "created_at": received_at,
-            **_content_columns(message),
+            **_content_columns(message, raw),
         }
     )
 
@@ -279,9 +281,9 @@ def status_rows(
 ) -> list[dict[str, Any]]:
     """The whatsapp_whatsappmessagestatus rows of a change's storable statuses."""
     rows = []
-    for k, status in items.statuses:
+    for k, status, raw in items.statuses:
         path = f"{items.path}.statuses.{k}"
-        row = _status_row(status, received_at)
+        row = _status_row(status, raw, received_at)
         recipient = "recipient_id" if status.recipient_id else "recipient_user_id"
         sources = {
             "message_id": f"{path}.id",
@@ -298,8 +300,7 @@ def status_rows(
     return rows
 
 
-def _status_row(status: Status, received_at: datetime) -> dict[str, Any]:
-    raw = status.raw
+def _status_row(status: Status, raw: dict[str, Any], received_at: datetime) -> dict[str, Any]:
     return _safe_strings(
         {
             "message_id": status.id,
@@ -331,7 +332,7 @@ def calls_of(
     phone_number_id = business_number(items, default_phone_number_id)
     names = {c.wa_id: c.profile.name for c in items.contacts if c.wa_id and c.profile}
     result = []
-    for k, call in items.calls:
+    for k, call, _raw in items.calls:
         path = f"{items.path}.calls.{k}"
         values = _safe_strings(
             {

@@ -22,10 +22,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    ModelWrapValidatorHandler,
-    PrivateAttr,
     Tag,
-    model_validator,
 )
 
 if TYPE_CHECKING:
@@ -41,25 +38,6 @@ class MetaModel(BaseModel):
     model_config = ConfigDict(
         extra="allow", populate_by_name=True, coerce_numbers_to_str=True, allow_inf_nan=False
     )
-
-
-class RawModel(MetaModel):
-    """A model that also keeps the JSON object it was parsed from, exactly as sent."""
-
-    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _keep_raw(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
-        model = handler(data)
-        if isinstance(data, dict):
-            model._raw = data
-        return model
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The JSON object as Meta sent it, unknown fields included."""
-        return self._raw
 
 
 # Envelope -----------------------------------------------------------------------------
@@ -261,10 +239,11 @@ class Referral(MetaModel):
     ctwa_clid: str | None = None
 
 
-class InboundMessage(RawModel):
+class InboundMessage(MetaModel):
     """A message a customer sent; `type` names which content field is present.
 
-    A type this model does not know is kept as it is: its content stays in `raw`.
+    A type this model does not know is kept as it is: its content stays in the row's
+    `raw` JSON.
     """
 
     id: str
@@ -329,7 +308,7 @@ class Pricing(MetaModel):
     type: str | None = None
 
 
-class Status(RawModel):
+class Status(MetaModel):
     """What happened to a message the business sent: sent, delivered, read, failed, ..."""
 
     id: str
@@ -424,7 +403,7 @@ class Entry(MetaModel):
     changes: list[Change] = Field(default_factory=list)
 
 
-class Webhook(RawModel):
+class Webhook(MetaModel):
     """A whole webhook POST body."""
 
     object_: Literal["whatsapp_business_account"] = Field(alias="object")
