@@ -28,13 +28,31 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.array_insert import ArrayInsert
 from app.chunks import chunks
-from app.db import UTCDateTime
+from app.db import UTCDateTime, utcnow
 from app.models import Conversation
 from app.pagination import Cursor
 from app.upsert import dialect_insert
 
 _conversations = cast(Table, Conversation.__table__)
+_UPSERT_NUMBERS = ArrayInsert(
+    _conversations,
+    [
+        "phone_number_id",
+        "phone_number",
+        "user_id",
+        "contact_name",
+        "notes",
+        "message_count",
+        "unread_count",
+        "created_at",
+        "updated_at",
+    ],
+    on_conflict="(phone_number_id, phone_number) DO UPDATE SET contact_name = "
+    "COALESCE(EXCLUDED.contact_name, whatsapp_whatsappconversation.contact_name)",
+    returning=["id", "phone_number_id", "phone_number"],
+)
 
 
 def _latest(current: Any, value: datetime | ColumnElement[datetime]) -> ColumnElement[datetime]:
@@ -222,6 +240,13 @@ class ConversationRepository:
         # Batches of parameters, in this (sorted) order: each is sent as multi-row
         # statements compiled once.
         ids: dict[tuple[str, str], int] = {}
+        if self.session.get_bind().dialect.name == "postgresql":
+            now = utcnow()
+            for batch in chunks(rows, 1000):
+                stamped = [{**row, "created_at": now, "updated_at": now} for row in batch]
+                result = await _UPSERT_NUMBERS.execute(self.session, stamped)
+                ids.update(((pnid, number), int(id_)) for id_, pnid, number in result.all())
+            return ids
         for batch in chunks(rows):
             result = await self.session.execute(stmt, list(batch))
             ids.update(((pnid, number), int(id_)) for id_, pnid, number in result.all())

@@ -10,13 +10,20 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Table, and_, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.array_insert import ArrayInsert
 from app.chunks import chunks
-from app.db import UTCDateTime
+from app.db import UTCDateTime, utcnow
 from app.models import Conversation, Direction, Message, MessageStatus
 from app.pagination import Cursor
 from app.upsert import dialect_insert
 
 _messages = cast(Table, Message.__table__)
+_INSERT_MESSAGES = ArrayInsert(
+    _messages,
+    [c.name for c in _messages.columns if not c.primary_key],
+    on_conflict="(message_id) DO NOTHING",
+    returning=["message_id"],
+)
 
 
 @dataclass(frozen=True)
@@ -47,12 +54,18 @@ class MessageRepository:
         """
         if not rows:
             return set()
+        new: set[str] = set()
+        if self.session.get_bind().dialect.name == "postgresql":
+            defaults = {"notes": "", "created_at": utcnow()}
+            for batch in chunks(rows, 1000):
+                result = await _INSERT_MESSAGES.execute(self.session, batch, defaults)
+                new.update(result.scalars())
+            return new
         stmt = (
             dialect_insert(self.session, _messages)
             .on_conflict_do_nothing(index_elements=[_messages.c.message_id])
             .returning(_messages.c.message_id)
         )
-        new: set[str] = set()
         # A message row has some forty columns: batches this short keep each statement's
         # parameter handling to a few milliseconds of the event loop.
         for batch in chunks(rows, 100):

@@ -11,8 +11,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
-from app.chunks import chunks
-from app.db import UTCDateTime
+from app.array_insert import ArrayInsert
+from app.chunks import ROWS_PER_STATEMENT, chunks
+from app.db import UTCDateTime, utcnow
 from app.models import OUTBOUND_STATUS_RANK, Direction, Message, MessageStatusUpdate
 from app.upsert import dialect_insert
 
@@ -25,6 +26,12 @@ def status_rank(status: str) -> int | None:
 _message_rank = case(OUTBOUND_STATUS_RANK, value=Message.status, else_=-1)
 _messages = cast(Table, Message.__table__)
 _statuses = cast(Table, MessageStatusUpdate.__table__)
+_INSERT_STATUSES = ArrayInsert(
+    _statuses,
+    [c.name for c in _statuses.columns if not c.primary_key],
+    on_conflict="(message_id, status) DO NOTHING",
+    returning=["message_id", "status"],
+)
 
 # Advisory locks of the status path: (namespace, bucket of the wamid's hash).
 _LOCK_NAMESPACE = 0x57A7
@@ -89,8 +96,14 @@ class StatusRepository:
             .returning(_statuses.c.message_id, _statuses.c.status)
         )
         new: set[tuple[str, str]] = set()
-        for batch in chunks(rows):
-            result = await self.session.execute(stmt, list(batch))
+        postgresql = self.session.get_bind().dialect.name == "postgresql"
+        for batch in chunks(rows, 1000 if postgresql else ROWS_PER_STATEMENT):
+            if postgresql:
+                result = await _INSERT_STATUSES.execute(
+                    self.session, batch, {"created_at": utcnow()}
+                )
+            else:
+                result = await self.session.execute(stmt, list(batch))
             new.update((wamid, status) for wamid, status in result.all())
         return new
 

@@ -1,0 +1,100 @@
+"""INSERT from arrays on PostgreSQL: one statement text, whatever the number of rows.
+
+A multi-row VALUES list is a new statement for every number of rows: SQLAlchemy renders
+it anew, and PostgreSQL parses and plans it anew. Passing each column as one array
+(`INSERT … SELECT * FROM unnest(…)`) keeps the text constant, so it is compiled once and
+prepared once per connection, and asyncpg encodes the arrays in C. Rows are inserted in
+the order given, which keeps the lock order the caller chose.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    TextClause,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+def _sql_type(column_type: TypeEngine[Any]) -> str:
+    """The PostgreSQL name of a column's type, for the cast of its array."""
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    for kind, name in (
+        (JSON, "json"),
+        (BigInteger, "bigint"),
+        (Integer, "integer"),
+        (Float, "double precision"),
+        (LargeBinary, "bytea"),
+        (DateTime, "timestamptz"),
+        (Text, "text"),
+        (String, "varchar"),
+    ):
+        if isinstance(column_type, kind):
+            return name
+    raise TypeError(f"no array type for {column_type!r}")
+
+
+class ArrayInsert:
+    """An INSERT of many rows into `table` from one array per column (PostgreSQL only).
+
+    `on_conflict` is the SQL after ON CONFLICT (e.g. "(message_id) DO NOTHING"), and
+    `returning` the columns to return. Values are given as dicts by column name.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        *,
+        on_conflict: str | None = None,
+        returning: Sequence[str] = (),
+    ) -> None:
+        self.columns = list(columns)
+        self._json = {name for name in columns if _sql_type(table.c[name].type) == "json"}
+        casts = ", ".join(
+            f"CAST(:c{i} AS {_sql_type(table.c[name].type)}[])" for i, name in enumerate(columns)
+        )
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({casts})"
+        if on_conflict:
+            sql += f" ON CONFLICT {on_conflict}"
+        if returning:
+            sql += f" RETURNING {', '.join(returning)}"
+        self.statement: TextClause = text(sql)
+
+    def parameters(
+        self, rows: Sequence[dict[str, Any]], defaults: dict[str, Any] | None = None
+    ) -> dict[str, list[Any]]:
+        """The statement's arrays for `rows`, a column a row lacks taken from `defaults`
+        (else NULL); JSON values are serialised, and None stays NULL."""
+        filled = [{**(defaults or {}), **row} for row in rows] if defaults is not None else rows
+        arrays: dict[str, list[Any]] = {}
+        for i, name in enumerate(self.columns):
+            values = [row.get(name) for row in filled]
+            if name in self._json:
+                values = [None if v is None else json.dumps(v) for v in values]
+            arrays[f"c{i}"] = values
+        return arrays
+
+    async def execute(
+        self,
+        session: AsyncSession,
+        rows: Sequence[dict[str, Any]],
+        defaults: dict[str, Any] | None = None,
+    ) -> Any:
+        """Insert `rows` in one statement and return the result (for RETURNING)."""
+        return await session.execute(self.statement, self.parameters(rows, defaults))
