@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 
 from app.config import Settings
-from app.deps import SettingsDep
 from app.webhook.exceptions import InvalidSignature, VerificationFailed
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -21,7 +19,7 @@ def expected_signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-async def verified_body(request: Request, settings: SettingsDep) -> bytes:
+async def verified_body(request: Request, settings: Settings) -> bytes:
     """The exact raw body, once its X-Hub-Signature-256 proves it came from Meta.
 
     Raises InvalidSignature (403) when the header is missing, malformed or wrong, before
@@ -40,9 +38,6 @@ async def verified_body(request: Request, settings: SettingsDep) -> bytes:
     if not secret or not hmac.compare_digest(offered, expected):
         raise InvalidSignature(f"{SIGNATURE_HEADER} does not match the body")
     return body
-
-
-VerifiedBody = Annotated[bytes, Depends(verified_body)]
 
 
 def subscription_challenge(
