@@ -53,4 +53,4 @@ class Runtime:
         await self.http.aclose()
         await self.storage.close()
         await self.engine.dispose()
-        self.body_reader.close()
+        await self.body_reader.close()

@@ -242,7 +242,7 @@ class ConversationRepository:
         ids: dict[tuple[str, str], int] = {}
         if self.session.get_bind().dialect.name == "postgresql":
             now = utcnow()
-            for batch in chunks(rows, 1000):
+            for batch in chunks(rows):
                 stamped = [{**row, "created_at": now, "updated_at": now} for row in batch]
                 result = await _UPSERT_NUMBERS.execute(self.session, stamped)
                 ids.update(((pnid, number), int(id_)) for id_, pnid, number in result.all())
@@ -261,17 +261,19 @@ class ConversationRepository:
         """
         if not increments:
             return {}
-        if self.session.get_bind().dialect.name == "postgresql":
-            result = await self.session.execute(
-                _ADD_INBOUND_ARRAYS,
-                {
-                    "ids": [i.conversation_id for i in increments],
-                    "counts": [i.count for i in increments],
-                    "ats": [i.last_at for i in increments],
-                },
-            )
-            return {int(id_): int(count) for id_, count in result.all()}
         counts: dict[int, int] = {}
+        if self.session.get_bind().dialect.name == "postgresql":
+            for part in chunks(increments, 1000):
+                result = await self.session.execute(
+                    _ADD_INBOUND_ARRAYS,
+                    {
+                        "ids": [i.conversation_id for i in part],
+                        "counts": [i.count for i in part],
+                        "ats": [i.last_at for i in part],
+                    },
+                )
+                counts.update((int(id_), int(count)) for id_, count in result.all())
+            return counts
         for batch in chunks(increments, _INCREMENTS_PER_STATEMENT):
             counts.update(await self._add_inbound_batch(batch))
         return counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
@@ -9,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import JSON, Table, bindparam, case, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import String
+from sqlalchemy.types import Integer
 
 from app.array_insert import ArrayInsert
 from app.chunks import ROWS_PER_STATEMENT, chunks
@@ -36,11 +37,11 @@ _INSERT_STATUSES = ArrayInsert(
 # Advisory locks of the status path: (namespace, bucket of the wamid's hash).
 _LOCK_NAMESPACE = 0x57A7
 _LOCK_BUCKETS = 1024
-_LOCK_WAMIDS = text(
-    f"SELECT pg_advisory_xact_lock({_LOCK_NAMESPACE}, k) FROM "
-    f"(SELECT DISTINCT hashtext(w) & {_LOCK_BUCKETS - 1} AS k FROM unnest(:wamids) AS w "
-    "ORDER BY k) AS keys"
-).bindparams(bindparam("wamids", type_=ARRAY(String())))
+# The buckets are computed here (at most 1,024 integers cross the wire, however many
+# wamids a delivery holds) and locked in ascending order.
+_LOCK_BUCKETS_SQL = text(
+    f"SELECT pg_advisory_xact_lock({_LOCK_NAMESPACE}, k) FROM unnest(:buckets) AS k ORDER BY k"
+).bindparams(bindparam("buckets", type_=ARRAY(Integer())))
 
 _APPLY = (
     update(_messages)
@@ -78,10 +79,11 @@ class StatusRepository:
         they are taken in one sorted order, so two batches cannot deadlock. SQLite needs
         nothing: BEGIN IMMEDIATE already serialises writers.
         """
-        wamids = sorted(set(message_ids))
-        if not wamids or self.session.get_bind().dialect.name != "postgresql":
+        if self.session.get_bind().dialect.name != "postgresql":
             return
-        await self.session.execute(_LOCK_WAMIDS, {"wamids": wamids})
+        buckets = sorted({zlib.crc32(w.encode()) % _LOCK_BUCKETS for w in message_ids})
+        if buckets:
+            await self.session.execute(_LOCK_BUCKETS_SQL, {"buckets": buckets})
 
     async def insert_ignore(self, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
         """Insert status rows, skipping (wamid, status) pairs already stored.

@@ -17,11 +17,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 
-from app.chunks import ROWS_PER_STATEMENT, chunks
+from app.chunks import chunks
 from app.webhook.prepared import PreparedDelivery, prepare
 
-# Below this a body is read in place; above it, the hop to another process pays off.
-IN_PLACE_BYTES = 256 * 1024
+# Below this a body is read in place within a few milliseconds; above it, reading would
+# hold the event loop too long, and the hop to another process pays off.
+IN_PLACE_BYTES = 64 * 1024
+# Rows per pickled slice: each slice loads in a few milliseconds.
+ROWS_PER_SLICE = 200
 
 
 def prepare_in_slices(
@@ -30,11 +33,11 @@ def prepare_in_slices(
     """`prepare`, pickled as the delivery without its rows, then its rows in slices."""
     prepared = prepare(body, default_phone_number_id, received_at)
     head = replace(prepared, messages=[], statuses=[])
-    message_slices = -(-len(prepared.messages) // ROWS_PER_STATEMENT)
+    message_slices = -(-len(prepared.messages) // ROWS_PER_SLICE)
     return [
         pickle.dumps((head, message_slices)),
-        *(pickle.dumps(list(part)) for part in chunks(prepared.messages)),
-        *(pickle.dumps(list(part)) for part in chunks(prepared.statuses)),
+        *(pickle.dumps(list(part)) for part in chunks(prepared.messages, ROWS_PER_SLICE)),
+        *(pickle.dumps(list(part)) for part in chunks(prepared.statuses, ROWS_PER_SLICE)),
     ]
 
 
@@ -51,9 +54,9 @@ async def _load_slices(slices: Sequence[bytes]) -> PreparedDelivery:
 
 
 def _start_reader_process() -> ProcessPoolExecutor:
-    # forkserver: the reader process starts clean, not as a copy of this one with its
-    # event loop, threads and open connections.
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+    # spawn: the reader process starts clean, not as a copy of this one with its event
+    # loop, threads and open connections; as a direct child, it ends with this process.
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     pool.submit(int).result()  # the process is up and has imported what it needs
     return pool
 
@@ -63,6 +66,7 @@ class BodyReader:
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: asyncio.Task[ProcessPoolExecutor] | None = None
 
     async def read(
         self, body: bytes, default_phone_number_id: str, received_at: datetime
@@ -71,15 +75,21 @@ class BodyReader:
         if len(body) <= IN_PLACE_BYTES:
             return prepare(body, default_phone_number_id, received_at)
         if self._pool is None:
-            # Starting the process waits for it; that waiting is done off the loop.
-            self._pool = await asyncio.to_thread(_start_reader_process)
+            if self._starting is None:
+                # Starting the process waits for it; that waiting is done off the loop,
+                # and requests arriving meanwhile wait for the same start.
+                self._starting = asyncio.create_task(asyncio.to_thread(_start_reader_process))
+            self._pool = await self._starting
         slices = await asyncio.get_running_loop().run_in_executor(
             self._pool, prepare_in_slices, body, default_phone_number_id, received_at
         )
         return await _load_slices(slices)
 
-    def close(self) -> None:
-        """Stop the reader process, if one was started."""
+    async def close(self) -> None:
+        """Stop the reader process, if one was started, and wait until it has ended."""
+        if self._starting is not None:
+            self._pool = await self._starting
+            self._starting = None
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
             self._pool = None

@@ -129,6 +129,12 @@ async def store(
     return _outcomes(deliveries, event_ids, messages, new_statuses)
 
 
+async def _let_others_run(n: int) -> None:
+    """Every few thousand rows of a large delivery, let other requests have the loop."""
+    if n % 2000 == 1999:
+        await asyncio.sleep(0)
+
+
 def _event_row(delivery: Delivery) -> dict[str, Any]:
     prepared = delivery.prepared
     if prepared is None:
@@ -160,7 +166,8 @@ def _outcomes(
     """Each delivery's outcome, crediting what is new to the first delivery that has it."""
     message_owner: dict[str, int] = {}
     status_owner: dict[tuple[str, str], int] = {}
-    for i, delivery in enumerate(deliveries):
+    # A delivery alone in its transaction owns everything new (the largest ones are).
+    for i, delivery in enumerate(deliveries if len(deliveries) > 1 else []):
         if delivery.prepared is not None:
             for item in delivery.prepared.messages:
                 message_owner.setdefault(item.row["message_id"], i)
@@ -168,10 +175,11 @@ def _outcomes(
                 status_owner.setdefault((row["message_id"], row["status"]), i)
     new_messages: dict[int, list[NewInboundMessage]] = {}
     for message in messages:
-        new_messages.setdefault(message_owner[message.wamid], []).append(message)
+        new_messages.setdefault(message_owner.get(message.wamid, 0), []).append(message)
     status_counts: dict[int, int] = {}
     for key in new_statuses:
-        status_counts[status_owner[key]] = status_counts.get(status_owner[key], 0) + 1
+        owner = status_owner.get(key, 0)
+        status_counts[owner] = status_counts.get(owner, 0) + 1
     outcomes: list[IngestResult | Refused] = []
     for i, (delivery, event_id) in enumerate(zip(deliveries, event_ids, strict=True)):
         if delivery.prepared is None:
@@ -257,9 +265,10 @@ async def _upsert_conversations(
     with a business-scoped user id one by one, as they may be found by either.
     """
     names: dict[Customer, str | None] = {}
-    for item in incoming:
+    for n, item in enumerate(incoming):
         if item.customer is not None and not names.get(item.customer):
             names[item.customer] = item.contact_name
+        await _let_others_run(n)
     repository = ConversationRepository(session)
     by_number = [c for c in names if c.user_id is None and c.phone_number]
     ids = await repository.upsert_numbers(
@@ -290,8 +299,9 @@ async def _store_messages(
         return []
     conversations = await _upsert_conversations(session, incoming)
     unique: dict[str, Incoming] = {}
-    for item in incoming:
+    for n, item in enumerate(incoming):
         unique.setdefault(item.row["message_id"], item)
+        await _let_others_run(n)
     # Sorted by wamid, so that concurrent transactions take the unique keys in the same
     # order and cannot deadlock.
     unique = dict(sorted(unique.items()))
@@ -343,9 +353,10 @@ async def _count_in_conversations(
     its first.
     """
     by_conversation: dict[int, list[dict[str, Any]]] = {}
-    for row in new_rows:
+    for n, row in enumerate(new_rows):
         if row["conversation_id"] is not None:
             by_conversation.setdefault(row["conversation_id"], []).append(row)
+        await _let_others_run(n)
     counts = await ConversationRepository(session).add_inbound_many(
         [
             InboundIncrement(
