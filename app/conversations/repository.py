@@ -11,6 +11,8 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Integer,
+    Row,
+    Select,
     Table,
     bindparam,
     case,
@@ -89,6 +91,45 @@ class InboundIncrement:
     conversation_id: int
     count: int
     last_at: datetime
+
+
+def _list_conditions(
+    unread: bool | None, text: str | None, digits: str | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if unread is True:
+        conditions.append(_conversations.c.unread_count > 0)
+    elif unread is False:
+        conditions.append(_conversations.c.unread_count == 0)
+    if text is not None:
+        matches = [_conversations.c.contact_name.icontains(text, autoescape=True)]
+        if digits:
+            matches.append(_conversations.c.phone_number.contains(digits, autoescape=True))
+        conditions.append(or_(*matches))
+    return conditions
+
+
+def _dated(conditions: list[ColumnElement[bool]], after: Cursor | None, limit: int) -> Select[Any]:
+    """Conversations with messages, latest first, after `after` (which has a time)."""
+    c = _conversations.c
+    stmt = select(_conversations).where(*conditions, c.last_message_at.is_not(None))
+    if after is not None:
+        stmt = stmt.where(
+            tuple_(c.last_message_at, c.id)
+            < tuple_(literal(after.at, UTCDateTime()), literal(after.id))
+        )
+    return stmt.order_by(c.last_message_at.desc(), c.id.desc()).limit(limit)
+
+
+def _undated(
+    conditions: list[ColumnElement[bool]], after: Cursor | None, limit: int
+) -> Select[Any]:
+    """Conversations without messages, newest id first, after `after` if it is one."""
+    c = _conversations.c
+    stmt = select(_conversations).where(*conditions, c.last_message_at.is_(None))
+    if after is not None and after.at is None:
+        stmt = stmt.where(c.id < after.id)
+    return stmt.order_by(c.id.desc()).limit(limit)
 
 
 class ConversationRepository:
@@ -318,51 +359,27 @@ class ConversationRepository:
         unread: bool | None = None,
         text: str | None = None,
         digits: str | None = None,
-    ) -> list[Conversation]:
-        """Up to `limit` conversations, latest message first, those without messages last.
+    ) -> list[Row[Any]]:
+        """Up to `limit` conversations (rows of every column), latest message first,
+        those without messages last.
 
         `unread` True keeps conversations with unread messages, False those without.
         `text` matches the contact name case-insensitively; `digits`, when given, also
         matches numbers containing them. Conversations with a last_message_at come from
         a backward scan of the (last_message_at, id) index; the rare ones without follow
-        by id, in a second query only when the first does not fill the page.
+        by id, in a second query only when the first does not fill the page. Rows, not
+        ORM objects: a list is serialised and forgotten, and loading objects cost more
+        than the query.
         """
-        conditions: list[ColumnElement[bool]] = []
-        if unread is True:
-            conditions.append(Conversation.unread_count > 0)
-        elif unread is False:
-            conditions.append(Conversation.unread_count == 0)
-        if text is not None:
-            matches = [Conversation.contact_name.icontains(text, autoescape=True)]
-            if digits:
-                matches.append(Conversation.phone_number.contains(digits, autoescape=True))
-            conditions.append(or_(*matches))
-        found: list[Conversation] = []
+        conditions = _list_conditions(unread, text, digits)
+        connection = await self.session.connection()
+        found: list[Row[Any]] = []
         if after is None or after.at is not None:
-            dated = select(Conversation).where(
-                *conditions, Conversation.last_message_at.is_not(None)
-            )
-            if after is not None:
-                dated = dated.where(
-                    tuple_(Conversation.last_message_at, Conversation.id)
-                    < tuple_(literal(after.at, UTCDateTime()), literal(after.id))
-                )
-            result = await self.session.execute(
-                dated.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(
-                    limit
-                )
-            )
-            found.extend(result.scalars())
+            result = await connection.execute(_dated(conditions, after, limit))
+            found.extend(result.all())
         if len(found) < limit:
-            undated = select(Conversation).where(
-                *conditions, Conversation.last_message_at.is_(None)
-            )
-            if after is not None and after.at is None:
-                undated = undated.where(Conversation.id < after.id)
-            result = await self.session.execute(
-                undated.order_by(Conversation.id.desc()).limit(limit - len(found))
-            )
-            found.extend(result.scalars())
+            result = await connection.execute(_undated(conditions, after, limit - len(found)))
+            found.extend(result.all())
         return found
 
     async def set_notes(self, conversation: Conversation, notes: str) -> Conversation:

@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    and_,
+    any_,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chunks import chunks
@@ -17,6 +30,92 @@ from app.pagination import Cursor
 from app.upsert import dialect_insert
 
 _messages = cast(Table, Message.__table__)
+
+
+@dataclass(frozen=True)
+class MessageFilters:
+    """What a list of messages keeps: every filter given must match.
+
+    `since` is inclusive, `until` exclusive. `text` matches text_body, caption or
+    from_name, case-insensitively, as plain text (LIKE wildcards in it are escaped).
+    """
+
+    phone_number: str | None = None
+    message_type: str | None = None
+    direction: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+    conversation_id: int | None = None
+
+
+def involving(phone_number: str, dialect: str) -> ColumnElement[bool]:
+    """Messages from or to a customer number, or in its conversations, in one statement.
+
+    Each branch of the OR can use an index (to_number has none, so it is only checked
+    for the rare messages that belong to no conversation), which PostgreSQL combines in
+    a BitmapOr. There the conversation ids come from `= ANY(ARRAY(subquery))`, run once
+    before the scan, because `IN (subquery)` inside an OR would be checked row by row
+    on a scan of every message; SQLite looks the subquery's ids up in its index itself.
+    """
+    ids = select(Conversation.id).where(Conversation.phone_number == phone_number)
+    in_conversations = (
+        Message.conversation_id == any_(func.array(ids.scalar_subquery()))
+        if dialect == "postgresql"
+        else Message.conversation_id.in_(ids)
+    )
+    return or_(
+        Message.from_number == phone_number,
+        in_conversations,
+        and_(Message.conversation_id.is_(None), Message.to_number == phone_number),
+    )
+
+
+def _conditions(filters: MessageFilters, dialect: str) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.phone_number is not None:
+        conditions.append(involving(filters.phone_number, dialect))
+    if filters.message_type is not None:
+        conditions.append(Message.message_type == filters.message_type)
+    if filters.direction is not None:
+        conditions.append(Message.direction == filters.direction)
+    if filters.status is not None:
+        conditions.append(Message.status == filters.status)
+    if filters.since is not None:
+        conditions.append(Message.timestamp >= filters.since)
+    if filters.until is not None:
+        conditions.append(Message.timestamp < filters.until)
+    if filters.text is not None:
+        conditions.append(
+            or_(
+                Message.text_body.icontains(filters.text, autoescape=True),
+                Message.caption.icontains(filters.text, autoescape=True),
+                Message.from_name.icontains(filters.text, autoescape=True),
+            )
+        )
+    if filters.conversation_id is not None:
+        conditions.append(Message.conversation_id == filters.conversation_id)
+    return conditions
+
+
+def newest_first(
+    stmt: Select[Any], dialect: str, filters: MessageFilters, *, limit: int, after: Cursor | None
+) -> Select[Any]:
+    """`stmt` restricted to `filters`, newest first, up to `limit` rows after `after`.
+
+    Ordered by (timestamp, id) descending and continued after `after` with a row-value
+    comparison, which both databases answer from the (timestamp, id) index.
+    """
+    conditions = _conditions(filters, dialect)
+    if after is not None:
+        conditions.append(
+            tuple_(Message.timestamp, Message.id)
+            < tuple_(literal(after.at, UTCDateTime()), literal(after.id))
+        )
+    return (
+        stmt.where(*conditions).order_by(Message.timestamp.desc(), Message.id.desc()).limit(limit)
+    )
 
 
 @dataclass(frozen=True)
@@ -70,79 +169,40 @@ class MessageRepository:
         return await self.session.get(Message, id_)
 
     async def list_newest_first(
+        self, filters: MessageFilters, *, limit: int, after: Cursor | None = None
+    ) -> list[Message]:
+        """Up to `limit` messages (ORM objects) matching `filters`, newest first."""
+        stmt = newest_first(select(Message), self._dialect(), filters, limit=limit, after=after)
+        result = await self.session.execute(stmt)
+        return list(result.scalars())
+
+    async def list_rows_newest_first(
         self,
+        filters: MessageFilters,
+        columns: Sequence[str],
         *,
         limit: int,
         after: Cursor | None = None,
-        phone_number: str | None = None,
-        message_type: str | None = None,
-        direction: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        text: str | None = None,
-        conversation_id: int | None = None,
-    ) -> list[Message]:
-        """Up to `limit` messages matching every given filter, newest first.
+    ) -> Sequence[Row[Any]]:
+        """Like list_newest_first, but plain rows of these columns (by name, in order).
 
-        Ordered by (timestamp, id) descending and continued after `after` with a row-value
-        comparison, which both databases answer from the (timestamp, id) index. `since` is
-        inclusive, `until` exclusive. `text` matches text_body, caption or from_name,
-        case-insensitively, as plain text (LIKE wildcards in it are escaped).
+        A list is read, serialised and forgotten: loading each row as an ORM object
+        (identity map, instance state, attribute instrumentation) cost more than the
+        query itself.
         """
-        conditions: list[ColumnElement[bool]] = []
-        if phone_number is not None:
-            conditions.append(await self._involving(phone_number))
-        if message_type is not None:
-            conditions.append(Message.message_type == message_type)
-        if direction is not None:
-            conditions.append(Message.direction == direction)
-        if status is not None:
-            conditions.append(Message.status == status)
-        if since is not None:
-            conditions.append(Message.timestamp >= since)
-        if until is not None:
-            conditions.append(Message.timestamp < until)
-        if text is not None:
-            conditions.append(
-                or_(
-                    Message.text_body.icontains(text, autoescape=True),
-                    Message.caption.icontains(text, autoescape=True),
-                    Message.from_name.icontains(text, autoescape=True),
-                )
-            )
-        if conversation_id is not None:
-            conditions.append(Message.conversation_id == conversation_id)
-        if after is not None:
-            conditions.append(
-                tuple_(Message.timestamp, Message.id)
-                < tuple_(literal(after.at, UTCDateTime()), literal(after.id))
-            )
-        result = await self.session.execute(
-            select(Message)
-            .where(*conditions)
-            .order_by(Message.timestamp.desc(), Message.id.desc())
-            .limit(limit)
+        stmt = newest_first(
+            select(*(_messages.c[name] for name in columns)),
+            self._dialect(),
+            filters,
+            limit=limit,
+            after=after,
         )
-        return list(result.scalars())
+        connection = await self.session.connection()
+        rows: Sequence[Row[Any]] = (await connection.execute(stmt)).all()
+        return rows
 
-    async def _involving(self, phone_number: str) -> ColumnElement[bool]:
-        """Messages from or to a customer number, or in its conversations.
-
-        The conversation ids are looked up first so that every branch of the OR can use
-        an index (to_number has none, so it is only checked for the rare messages that
-        belong to no conversation); on PostgreSQL this becomes a BitmapOr instead of a
-        scan of every message.
-        """
-        found = await self.session.execute(
-            select(Conversation.id).where(Conversation.phone_number == phone_number)
-        )
-        conversation_ids = list(found.scalars())
-        return or_(
-            Message.from_number == phone_number,
-            Message.conversation_id.in_(conversation_ids),
-            and_(Message.conversation_id.is_(None), Message.to_number == phone_number),
-        )
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
 
     async def mark_received_as_read(
         self,
