@@ -103,6 +103,21 @@ class SafeText(TypeDecorator[str]):
         return replace_nul(value) if value else value
 
 
+# The escape character of LIKE patterns built from user input (as autoescape uses).
+LIKE_ESCAPE = "/"
+
+
+def escape_like(text: str) -> str:
+    """`text` with LIKE's wildcards escaped, to be matched as plain text with
+    `escape=LIKE_ESCAPE` (autoescape needs the value in the statement; this lets it be
+    a bound parameter of a statement built once)."""
+    return (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
 def _wrap_connect_failures(engine: AsyncEngine) -> AsyncEngine:
     """Make a failure to connect a DB-API error, which SQLAlchemy wraps like any other.
 

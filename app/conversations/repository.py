@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Integer,
     Row,
     Select,
+    String,
     Table,
     bindparam,
     case,
@@ -31,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.chunks import chunks
-from app.db import UTCDateTime
-from app.models import Conversation
+from app.db import LIKE_ESCAPE, UTCDateTime, escape_like
+from app.models import BigId, Conversation
 from app.pagination import Cursor
 from app.upsert import dialect_insert
 
@@ -93,43 +95,57 @@ class InboundIncrement:
     last_at: datetime
 
 
-def _list_conditions(
-    unread: bool | None, text: str | None, digits: str | None
-) -> list[ColumnElement[bool]]:
+def _list_conditions(unread: bool | None, text: bool, digits: bool) -> list[ColumnElement[bool]]:
+    """The filters given, on bound parameters `:text` and `:digits` (LIKE-escaped)."""
+    c = _conversations.c
     conditions: list[ColumnElement[bool]] = []
     if unread is True:
-        conditions.append(_conversations.c.unread_count > 0)
+        conditions.append(c.unread_count > 0)
     elif unread is False:
-        conditions.append(_conversations.c.unread_count == 0)
-    if text is not None:
-        matches = [_conversations.c.contact_name.icontains(text, autoescape=True)]
+        conditions.append(c.unread_count == 0)
+    if text:
+        matches = [c.contact_name.icontains(bindparam("text", type_=String()), escape=LIKE_ESCAPE)]
         if digits:
-            matches.append(_conversations.c.phone_number.contains(digits, autoescape=True))
+            number = bindparam("digits", type_=String())
+            matches.append(c.phone_number.contains(number, escape=LIKE_ESCAPE))
         conditions.append(or_(*matches))
     return conditions
 
 
-def _dated(conditions: list[ColumnElement[bool]], after: Cursor | None, limit: int) -> Select[Any]:
-    """Conversations with messages, latest first, after `after` (which has a time)."""
+# Each list statement is built once per shape (which filters, after a cursor or not),
+# with every value a bound parameter: building it and computing its cache key again for
+# every request cost as much as running it.
+
+
+@lru_cache(maxsize=64)
+def _dated(unread: bool | None, text: bool, digits: bool, after: bool) -> Select[Any]:
+    """Conversations with messages, latest first, after `:after_at, :after_id` if
+    `after`; up to `:limit`."""
     c = _conversations.c
-    stmt = select(_conversations).where(*conditions, c.last_message_at.is_not(None))
-    if after is not None:
+    stmt = select(_conversations).where(
+        *_list_conditions(unread, text, digits), c.last_message_at.is_not(None)
+    )
+    if after:
         stmt = stmt.where(
             tuple_(c.last_message_at, c.id)
-            < tuple_(literal(after.at, UTCDateTime()), literal(after.id))
+            < tuple_(bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=BigId))
         )
-    return stmt.order_by(c.last_message_at.desc(), c.id.desc()).limit(limit)
+    return stmt.order_by(c.last_message_at.desc(), c.id.desc()).limit(
+        bindparam("limit", type_=Integer())
+    )
 
 
-def _undated(
-    conditions: list[ColumnElement[bool]], after: Cursor | None, limit: int
-) -> Select[Any]:
-    """Conversations without messages, newest id first, after `after` if it is one."""
+@lru_cache(maxsize=64)
+def _undated(unread: bool | None, text: bool, digits: bool, after: bool) -> Select[Any]:
+    """Conversations without messages, newest id first, below `:after_id` if `after`;
+    up to `:limit`."""
     c = _conversations.c
-    stmt = select(_conversations).where(*conditions, c.last_message_at.is_(None))
-    if after is not None and after.at is None:
-        stmt = stmt.where(c.id < after.id)
-    return stmt.order_by(c.id.desc()).limit(limit)
+    stmt = select(_conversations).where(
+        *_list_conditions(unread, text, digits), c.last_message_at.is_(None)
+    )
+    if after:
+        stmt = stmt.where(c.id < bindparam("after_id", type_=BigId))
+    return stmt.order_by(c.id.desc()).limit(bindparam("limit", type_=Integer()))
 
 
 class ConversationRepository:
@@ -371,14 +387,24 @@ class ConversationRepository:
         ORM objects: a list is serialised and forgotten, and loading objects cost more
         than the query.
         """
-        conditions = _list_conditions(unread, text, digits)
+        shape = (unread, text is not None, bool(text is not None and digits))
+        values: dict[str, Any] = {"limit": limit}
+        if text is not None:
+            values["text"] = escape_like(text)
+            values["digits"] = escape_like(digits) if digits else None
         connection = await self.session.connection()
         found: list[Row[Any]] = []
         if after is None or after.at is not None:
-            result = await connection.execute(_dated(conditions, after, limit))
+            if after is not None:
+                values["after_at"], values["after_id"] = after.at, after.id
+            result = await connection.execute(_dated(*shape, after is not None), values)
             found.extend(result.all())
         if len(found) < limit:
-            result = await connection.execute(_undated(conditions, after, limit - len(found)))
+            undated_after = after is not None and after.at is None
+            if after is not None:
+                values["after_id"] = after.id
+            values["limit"] = limit - len(found)
+            result = await connection.execute(_undated(*shape, undated_after), values)
             found.extend(result.all())
         return found
 
