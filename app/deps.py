@@ -70,6 +70,17 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
+
+async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A session per request for routes that only read: nothing to commit, and on
+    PostgreSQL no transaction either (app.db.read_only)."""
+    async with runtime.reads() as session:
+        yield session
+        runtime.outage.succeeded()
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiKey",

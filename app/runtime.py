@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import Clock, create_engine, session_factory, utcnow
+from app.db import Clock, create_engine, read_only, session_factory, utcnow
 from app.media.storage import MediaStorage, create_storage
 from app.outage import OutageTracker
 from app.outbound.graph import GraphClient
@@ -22,6 +22,8 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Sessions of requests that only read (see app.db.read_only).
+    reads: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
     graph: GraphClient
     storage: MediaStorage
@@ -41,6 +43,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=sessions,
+            reads=session_factory(read_only(engine)),
             http=http,
             graph=GraphClient(http, settings),
             storage=create_storage(settings),

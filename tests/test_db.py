@@ -1,10 +1,16 @@
 """Engines for each kind of database URL."""
 
+import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+import app.db
 from app.db import create_engine
+from app.runtime import Runtime
+from tests.support.databases import TestDatabase
 
 
 async def test_in_memory_sqlite_engine_connects() -> None:
@@ -21,3 +27,61 @@ async def test_sqlite_file_engine_hands_one_connection_around(tmp_path: Path) ->
         mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
     assert mode == "wal"
     await engine.dispose()
+
+
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def _terminate(engine: AsyncEngine, pid: int) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_connection_lost_while_idle_is_replaced_before_use(
+    database: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app.db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    engine = create_engine(database.url)
+    other = create_engine(database.url)
+    try:
+        lost = await _backend_pid(engine)
+        await _terminate(other, lost)
+
+        assert await _backend_pid(engine) != lost
+    finally:
+        await engine.dispose()
+        await other.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_postgresql_pool_keeps_its_connections_through_a_burst(
+    database: TestDatabase,
+) -> None:
+    engine = create_engine(database.url)
+    try:
+        burst = [await engine.connect() for _ in range(16)]
+        pids = {(await c.execute(text("SELECT pg_backend_pid()"))).scalar_one() for c in burst}
+        for connection in burst:
+            await connection.close()
+        again = [await engine.connect() for _ in range(16)]
+        reused = {(await c.execute(text("SELECT pg_backend_pid()"))).scalar_one() for c in again}
+        for connection in again:
+            await connection.close()
+    finally:
+        await engine.dispose()
+    assert reused == pids
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_read_sessions_run_each_statement_on_its_own_on_postgresql(
+    runtime: Runtime,
+) -> None:
+    # CURRENT_TIMESTAMP is when the transaction began: the same all through one.
+    async with runtime.reads() as session:
+        first = (await session.execute(text("SELECT CURRENT_TIMESTAMP"))).scalar_one()
+        await asyncio.sleep(0.05)
+        second = (await session.execute(text("SELECT CURRENT_TIMESTAMP"))).scalar_one()
+    assert first != second

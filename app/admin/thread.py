@@ -17,7 +17,7 @@ from app.admin.media import media_markup
 from app.admin.repository import AdminRepository
 from app.conversations.repository import ConversationRepository
 from app.errors import DomainError
-from app.messages.repository import MessageRepository
+from app.messages.repository import MessageFilters, MessageRepository
 from app.models import Conversation, Direction, Message, MessageStatusUpdate
 from app.outbound.exceptions import OutsideCustomerServiceWindow
 from app.outbound.schemas import MAX_TEXT_BODY
@@ -103,7 +103,7 @@ async def _render(
         if conversation is None:
             raise HTTPException(status_code=404, detail=f"no conversation {conversation_id}")
         rows = await MessageRepository(session).list_newest_first(
-            limit=PAGE_SIZE + 1, after=after, conversation_id=conversation_id
+            MessageFilters(conversation_id=conversation_id), limit=PAGE_SIZE + 1, after=after
         )
         page = rows[:PAGE_SIZE]
         statuses = await AdminRepository(session).statuses_by_message([m.message_id for m in page])

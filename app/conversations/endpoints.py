@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from app.conversations import service
 from app.conversations.schemas import (
@@ -13,9 +13,10 @@ from app.conversations.schemas import (
     ConversationNotesUpdate,
     ConversationOut,
 )
-from app.deps import ApiKeyDep, SessionDep
+from app.deps import ApiKeyDep, ReadSessionDep, SessionDep
 from app.errors import error_responses
 from app.models import MAX_ID
+from app.responses import page_response
 
 router = APIRouter(tags=["conversations"], dependencies=[ApiKeyDep], responses=error_responses(401))
 
@@ -31,8 +32,8 @@ ConversationIdPath = Annotated[
     responses=error_responses(422),
 )
 async def list_conversations(
-    session: SessionDep, params: Annotated[ConversationListParams, Query()]
-) -> ConversationList:
+    session: ReadSessionDep, params: Annotated[ConversationListParams, Query()]
+) -> Response:
     """Conversations ordered by their last message, newest first; those without
     messages come last.
 
@@ -40,11 +41,7 @@ async def list_conversations(
     one; it carries this page's filters. `count` is the number of conversations in this page.
     """
     page = await service.list_conversations(session, params)
-    return ConversationList(
-        count=len(page.items),
-        conversations=[ConversationOut.model_validate(c) for c in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page_response("conversations", page.items, page.next_cursor)
 
 
 @router.get(

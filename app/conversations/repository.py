@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     DateTime,
     Integer,
+    Row,
+    Select,
+    String,
     Table,
     bindparam,
     case,
@@ -30,8 +34,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.array_insert import ArrayInsert
 from app.chunks import chunks
-from app.db import UTCDateTime, utcnow
-from app.models import Conversation
+from app.db import LIKE_ESCAPE, UTCDateTime, escape_like, utcnow
+from app.models import BigId, Conversation
 from app.pagination import Cursor
 from app.upsert import dialect_insert
 
@@ -107,6 +111,59 @@ class InboundIncrement:
     conversation_id: int
     count: int
     last_at: datetime
+
+
+def _list_conditions(unread: bool | None, text: bool, digits: bool) -> list[ColumnElement[bool]]:
+    """The filters given, on bound parameters `:text` and `:digits` (LIKE-escaped)."""
+    c = _conversations.c
+    conditions: list[ColumnElement[bool]] = []
+    if unread is True:
+        conditions.append(c.unread_count > 0)
+    elif unread is False:
+        conditions.append(c.unread_count == 0)
+    if text:
+        matches = [c.contact_name.icontains(bindparam("text", type_=String()), escape=LIKE_ESCAPE)]
+        if digits:
+            number = bindparam("digits", type_=String())
+            matches.append(c.phone_number.contains(number, escape=LIKE_ESCAPE))
+        conditions.append(or_(*matches))
+    return conditions
+
+
+# Each list statement is built once per shape (which filters, after a cursor or not),
+# with every value a bound parameter: building it and computing its cache key again for
+# every request cost as much as running it.
+
+
+@lru_cache(maxsize=64)
+def _dated(unread: bool | None, text: bool, digits: bool, after: bool) -> Select[Any]:
+    """Conversations with messages, latest first, after `:after_at, :after_id` if
+    `after`; up to `:limit`."""
+    c = _conversations.c
+    stmt = select(_conversations).where(
+        *_list_conditions(unread, text, digits), c.last_message_at.is_not(None)
+    )
+    if after:
+        stmt = stmt.where(
+            tuple_(c.last_message_at, c.id)
+            < tuple_(bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=BigId))
+        )
+    return stmt.order_by(c.last_message_at.desc(), c.id.desc()).limit(
+        bindparam("limit", type_=Integer())
+    )
+
+
+@lru_cache(maxsize=64)
+def _undated(unread: bool | None, text: bool, digits: bool, after: bool) -> Select[Any]:
+    """Conversations without messages, newest id first, below `:after_id` if `after`;
+    up to `:limit`."""
+    c = _conversations.c
+    stmt = select(_conversations).where(
+        *_list_conditions(unread, text, digits), c.last_message_at.is_(None)
+    )
+    if after:
+        stmt = stmt.where(c.id < bindparam("after_id", type_=BigId))
+    return stmt.order_by(c.id.desc()).limit(bindparam("limit", type_=Integer()))
 
 
 class ConversationRepository:
@@ -345,51 +402,37 @@ class ConversationRepository:
         unread: bool | None = None,
         text: str | None = None,
         digits: str | None = None,
-    ) -> list[Conversation]:
-        """Up to `limit` conversations, latest message first, those without messages last.
+    ) -> list[Row[Any]]:
+        """Up to `limit` conversations (rows of every column), latest message first,
+        those without messages last.
 
         `unread` True keeps conversations with unread messages, False those without.
         `text` matches the contact name case-insensitively; `digits`, when given, also
         matches numbers containing them. Conversations with a last_message_at come from
         a backward scan of the (last_message_at, id) index; the rare ones without follow
-        by id, in a second query only when the first does not fill the page.
+        by id, in a second query only when the first does not fill the page. Rows, not
+        ORM objects: a list is serialised and forgotten, and loading objects cost more
+        than the query.
         """
-        conditions: list[ColumnElement[bool]] = []
-        if unread is True:
-            conditions.append(Conversation.unread_count > 0)
-        elif unread is False:
-            conditions.append(Conversation.unread_count == 0)
+        shape = (unread, text is not None, bool(text is not None and digits))
+        values: dict[str, Any] = {"limit": limit}
         if text is not None:
-            matches = [Conversation.contact_name.icontains(text, autoescape=True)]
-            if digits:
-                matches.append(Conversation.phone_number.contains(digits, autoescape=True))
-            conditions.append(or_(*matches))
-        found: list[Conversation] = []
+            values["text"] = escape_like(text)
+            values["digits"] = escape_like(digits) if digits else None
+        connection = await self.session.connection()
+        found: list[Row[Any]] = []
         if after is None or after.at is not None:
-            dated = select(Conversation).where(
-                *conditions, Conversation.last_message_at.is_not(None)
-            )
             if after is not None:
-                dated = dated.where(
-                    tuple_(Conversation.last_message_at, Conversation.id)
-                    < tuple_(literal(after.at, UTCDateTime()), literal(after.id))
-                )
-            result = await self.session.execute(
-                dated.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(
-                    limit
-                )
-            )
-            found.extend(result.scalars())
+                values["after_at"], values["after_id"] = after.at, after.id
+            result = await connection.execute(_dated(*shape, after is not None), values)
+            found.extend(result.all())
         if len(found) < limit:
-            undated = select(Conversation).where(
-                *conditions, Conversation.last_message_at.is_(None)
-            )
-            if after is not None and after.at is None:
-                undated = undated.where(Conversation.id < after.id)
-            result = await self.session.execute(
-                undated.order_by(Conversation.id.desc()).limit(limit - len(found))
-            )
-            found.extend(result.scalars())
+            undated_after = after is not None and after.at is None
+            if after is not None:
+                values["after_id"] = after.id
+            values["limit"] = limit - len(found)
+            result = await connection.execute(_undated(*shape, undated_after), values)
+            found.extend(result.all())
         return found
 
     async def set_notes(self, conversation: Conversation, notes: str) -> Conversation:

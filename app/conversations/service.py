@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.conversations.exceptions import ConversationNotFound
@@ -14,15 +17,15 @@ from app.phone import partial_number_digits
 LIST_NAME = "conversations"
 
 
-def _sort_key(conversation: Conversation) -> Cursor:
+def _sort_key(conversation: Row[Any]) -> Cursor:
     return Cursor(at=conversation.last_message_at, id=conversation.id)
 
 
 async def list_conversations(
     session: AsyncSession, params: ConversationListParams
-) -> Page[Conversation]:
+) -> Page[Row[Any]]:
     """A page of conversations matching `params` (or its cursor's filters), latest
-    activity first."""
+    activity first, as rows of every column."""
     start = page_start(LIST_NAME, params)
     params = start.params
     digits = partial_number_digits(params.q) if params.q else None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from app.deps import ApiKeyDep, NowDep, SessionDep, SettingsDep
+from app.deps import ApiKeyDep, NowDep, ReadSessionDep, SessionDep, SettingsDep
 from app.errors import error_responses
 from app.messages import service
 from app.messages.schemas import (
@@ -18,6 +18,7 @@ from app.messages.schemas import (
     MessageNotesUpdate,
     MessageOut,
 )
+from app.responses import page_response
 
 router = APIRouter(tags=["messages"], dependencies=[ApiKeyDep], responses=error_responses(401))
 
@@ -34,8 +35,8 @@ MessageIdPath = Annotated[
     responses=error_responses(422),
 )
 async def list_messages(
-    session: SessionDep, params: Annotated[MessageListParams, Query()]
-) -> MessageList:
+    session: ReadSessionDep, params: Annotated[MessageListParams, Query()]
+) -> Response:
     """Messages matching every filter given, newest first (by timestamp, then id).
 
     Pages are keyset-paginated: pass a page's `next_cursor` as `cursor` to get the next
@@ -43,11 +44,7 @@ async def list_messages(
     pages. `count` is the number of messages in this page.
     """
     page = await service.list_messages(session, params)
-    return MessageList(
-        count=len(page.items),
-        messages=[MessageOut.model_validate(m) for m in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return page_response("messages", page.items, page.next_cursor)
 
 
 @router.get(

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import BindParameter
 
 from app.array_insert import ArrayInsert
 from app.chunks import chunks
-from app.db import UTCDateTime, utcnow
-from app.models import Conversation, Direction, Message, MessageStatus
+from app.db import LIKE_ESCAPE, UTCDateTime, escape_like, utcnow
+from app.models import BigId, Conversation, Direction, Message, MessageStatus
 from app.pagination import Cursor
 from app.upsert import dialect_insert
 
@@ -24,6 +41,119 @@ _INSERT_MESSAGES = ArrayInsert(
     on_conflict="(message_id) DO NOTHING",
     returning=["message_id"],
 )
+
+
+@dataclass(frozen=True)
+class MessageFilters:
+    """What a list of messages keeps: every filter given must match.
+
+    `since` is inclusive, `until` exclusive. `text` matches text_body, caption or
+    from_name, case-insensitively, as plain text (LIKE wildcards in it are escaped).
+    """
+
+    phone_number: str | None = None
+    message_type: str | None = None
+    direction: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+    conversation_id: int | None = None
+
+
+def involving(dialect: str) -> ColumnElement[bool]:
+    """Messages from or to the customer number `:phone_number`, or in its conversations,
+    in one statement.
+
+    Each branch of the OR can use an index (to_number has none, so it is only checked
+    for the rare messages that belong to no conversation), which PostgreSQL combines in
+    a BitmapOr. There the conversation ids come from `= ANY(ARRAY(subquery))`, run once
+    before the scan, because `IN (subquery)` inside an OR would be checked row by row
+    on a scan of every message; SQLite looks the subquery's ids up in its index itself.
+    """
+    number = bindparam("phone_number", type_=String())
+    ids = select(Conversation.id).where(Conversation.phone_number == number)
+    in_conversations = (
+        Message.conversation_id == any_(func.array(ids.scalar_subquery()))
+        if dialect == "postgresql"
+        else Message.conversation_id.in_(ids)
+    )
+    return or_(
+        Message.from_number == number,
+        in_conversations,
+        and_(Message.conversation_id.is_(None), Message.to_number == number),
+    )
+
+
+def _condition(name: str, dialect: str) -> ColumnElement[bool]:
+    """The condition of the filter `name`, on the bound parameter of the same name."""
+    value: BindParameter[Any] = bindparam(name)
+    conditions: dict[str, Callable[[], ColumnElement[bool]]] = {
+        "phone_number": lambda: involving(dialect),
+        "message_type": lambda: Message.message_type == value,
+        "direction": lambda: Message.direction == value,
+        "status": lambda: Message.status == value,
+        "since": lambda: Message.timestamp >= value,
+        "until": lambda: Message.timestamp < value,
+        "text": lambda: or_(
+            *(
+                column.icontains(value, escape=LIKE_ESCAPE)
+                for column in (Message.text_body, Message.caption, Message.from_name)
+            )
+        ),
+        "conversation_id": lambda: Message.conversation_id == value,
+    }
+    return conditions[name]()
+
+
+@lru_cache(maxsize=512)
+def _newest_first(
+    columns: tuple[str, ...] | None, dialect: str, given: tuple[str, ...], after: bool
+) -> Select[Any]:
+    """The statement of one shape of list: these columns (None: ORM objects), these
+    filters given, continued after a cursor or not; every value a bound parameter.
+
+    Built once per shape: constructing a statement and computing its cache key again
+    for every request cost as much as running it.
+    """
+    stmt = select(Message) if columns is None else select(*(_messages.c[c] for c in columns))
+    conditions = [_condition(name, dialect) for name in given]
+    if after:
+        # A row-value comparison, which both databases answer from the (timestamp, id)
+        # index.
+        conditions.append(
+            tuple_(Message.timestamp, Message.id)
+            < tuple_(bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=BigId))
+        )
+    return (
+        stmt.where(*conditions)
+        .order_by(Message.timestamp.desc(), Message.id.desc())
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+def newest_first(
+    columns: tuple[str, ...] | None,
+    dialect: str,
+    filters: MessageFilters,
+    *,
+    limit: int,
+    after: Cursor | None,
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement (see _newest_first) and its parameters for `filters`, newest first
+    by (timestamp, id), up to `limit` rows after `after`."""
+    values = {
+        field.name: value
+        for field in fields(filters)
+        if (value := getattr(filters, field.name)) is not None
+    }
+    if "text" in values:
+        values["text"] = escape_like(values["text"])
+    stmt = _newest_first(columns, dialect, tuple(values), after is not None)
+    values["limit"] = limit
+    if after is not None:
+        values["after_at"], values["after_id"] = after.at, after.id
+    return stmt, values
 
 
 @dataclass(frozen=True)
@@ -83,79 +213,36 @@ class MessageRepository:
         return await self.session.get(Message, id_)
 
     async def list_newest_first(
+        self, filters: MessageFilters, *, limit: int, after: Cursor | None = None
+    ) -> list[Message]:
+        """Up to `limit` messages (ORM objects) matching `filters`, newest first."""
+        stmt, values = newest_first(None, self._dialect(), filters, limit=limit, after=after)
+        result = await self.session.execute(stmt, values)
+        return list(result.scalars())
+
+    async def list_rows_newest_first(
         self,
+        filters: MessageFilters,
+        columns: Sequence[str],
         *,
         limit: int,
         after: Cursor | None = None,
-        phone_number: str | None = None,
-        message_type: str | None = None,
-        direction: str | None = None,
-        status: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        text: str | None = None,
-        conversation_id: int | None = None,
-    ) -> list[Message]:
-        """Up to `limit` messages matching every given filter, newest first.
+    ) -> Sequence[Row[Any]]:
+        """Like list_newest_first, but plain rows of these columns (by name, in order).
 
-        Ordered by (timestamp, id) descending and continued after `after` with a row-value
-        comparison, which both databases answer from the (timestamp, id) index. `since` is
-        inclusive, `until` exclusive. `text` matches text_body, caption or from_name,
-        case-insensitively, as plain text (LIKE wildcards in it are escaped).
+        A list is read, serialised and forgotten: loading each row as an ORM object
+        (identity map, instance state, attribute instrumentation) cost more than the
+        query itself.
         """
-        conditions: list[ColumnElement[bool]] = []
-        if phone_number is not None:
-            conditions.append(await self._involving(phone_number))
-        if message_type is not None:
-            conditions.append(Message.message_type == message_type)
-        if direction is not None:
-            conditions.append(Message.direction == direction)
-        if status is not None:
-            conditions.append(Message.status == status)
-        if since is not None:
-            conditions.append(Message.timestamp >= since)
-        if until is not None:
-            conditions.append(Message.timestamp < until)
-        if text is not None:
-            conditions.append(
-                or_(
-                    Message.text_body.icontains(text, autoescape=True),
-                    Message.caption.icontains(text, autoescape=True),
-                    Message.from_name.icontains(text, autoescape=True),
-                )
-            )
-        if conversation_id is not None:
-            conditions.append(Message.conversation_id == conversation_id)
-        if after is not None:
-            conditions.append(
-                tuple_(Message.timestamp, Message.id)
-                < tuple_(literal(after.at, UTCDateTime()), literal(after.id))
-            )
-        result = await self.session.execute(
-            select(Message)
-            .where(*conditions)
-            .order_by(Message.timestamp.desc(), Message.id.desc())
-            .limit(limit)
+        stmt, values = newest_first(
+            tuple(columns), self._dialect(), filters, limit=limit, after=after
         )
-        return list(result.scalars())
+        connection = await self.session.connection()
+        rows: Sequence[Row[Any]] = (await connection.execute(stmt, values)).all()
+        return rows
 
-    async def _involving(self, phone_number: str) -> ColumnElement[bool]:
-        """Messages from or to a customer number, or in its conversations.
-
-        The conversation ids are looked up first so that every branch of the OR can use
-        an index (to_number has none, so it is only checked for the rare messages that
-        belong to no conversation); on PostgreSQL this becomes a BitmapOr instead of a
-        scan of every message.
-        """
-        found = await self.session.execute(
-            select(Conversation.id).where(Conversation.phone_number == phone_number)
-        )
-        conversation_ids = list(found.scalars())
-        return or_(
-            Message.from_number == phone_number,
-            Message.conversation_id.in_(conversation_ids),
-            and_(Message.conversation_id.is_(None), Message.to_number == phone_number),
-        )
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
 
     async def mark_received_as_read(
         self,

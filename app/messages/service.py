@@ -6,7 +6,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -15,27 +17,23 @@ from app.conversations.repository import ConversationRepository
 from app.jobs import kinds
 from app.jobs.repository import JobRepository
 from app.messages.exceptions import InvalidMarkReadRequest, MessageNotFound
-from app.messages.repository import MessageRepository, ReadMark
-from app.messages.schemas import MessageListParams
+from app.messages.repository import MessageFilters, MessageRepository, ReadMark
+from app.messages.schemas import MessageListParams, MessageOut
 from app.models import Message
 from app.pagination import Cursor, Page, page_start, paginate
 from app.phone import InvalidPhoneNumber, normalize_phone_number
 
 LIST_NAME = "messages"
+# The columns a listed message shows, in the order of the model that documents them.
+LISTED_COLUMNS = tuple(MessageOut.model_fields)
 
 
-def _sort_key(message: Message) -> Cursor:
+def _sort_key(message: Row[Any]) -> Cursor:
     return Cursor(at=message.timestamp, id=message.id)
 
 
-async def list_messages(session: AsyncSession, params: MessageListParams) -> Page[Message]:
-    """A page of the messages matching `params` (or its cursor's filters), newest first,
-    and the next page's cursor."""
-    start = page_start(LIST_NAME, params)
-    params = start.params
-    rows = await MessageRepository(session).list_newest_first(
-        limit=params.limit + 1,
-        after=start.after,
+def _filters(params: MessageListParams) -> MessageFilters:
+    return MessageFilters(
         phone_number=params.phone,
         message_type=params.message_type,
         direction=params.direction,
@@ -44,6 +42,16 @@ async def list_messages(session: AsyncSession, params: MessageListParams) -> Pag
         until=params.until,
         text=params.q,
         conversation_id=params.conversation,
+    )
+
+
+async def list_messages(session: AsyncSession, params: MessageListParams) -> Page[Row[Any]]:
+    """A page of the messages matching `params` (or its cursor's filters), newest first,
+    as rows of the columns the API returns, and the next page's cursor."""
+    start = page_start(LIST_NAME, params)
+    params = start.params
+    rows = await MessageRepository(session).list_rows_newest_first(
+        _filters(params), LISTED_COLUMNS, limit=params.limit + 1, after=start.after
     )
     return paginate(rows, params, LIST_NAME, _sort_key)
 
