@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,6 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Everything loaded at start-up lives as long as the process: moved out of the
+        # garbage collector's sight, it no longer lengthens the full collections that a
+        # large delivery's rows set off, which hold the event loop while they run.
+        gc.collect()
+        gc.freeze()
         worker = Worker(runtime) if settings.worker_enabled else None
         if worker is not None:
             await worker.start()
