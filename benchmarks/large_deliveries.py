@@ -16,19 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 
-from tests.support.databases import create_database
+from benchmarks.server import SECRET, benchmark_server
 from tests.support.large_bodies import messages_body, statuses_body
 from tests.support.payloads import WEBHOOK_URL
-from tests.support.processes import running_server
 from tests.support.signing import signature
 
-SECRET = "benchmark-app-secret"
 HEALTH_LIMIT_S = 0.100
 THOUSAND_LIMIT_S = 1.0
 
@@ -71,35 +67,23 @@ def main() -> None:
         "35,000 statuses": statuses_body(35_000),
     }
     failures: list[str] = []
-    with tempfile.TemporaryDirectory() as directory:
-        database = create_database(args.backend, Path(directory))
-        env = {
-            "ENVIRONMENT": "test",
-            "DATABASE_URL": database.url,
-            "WHATSAPP_APP_SECRET": SECRET,
-            "WORKER_ENABLED": "false",
-            "LOG_LEVEL": "warning",
-        }
-        try:
-            with running_server(env, Path(directory) / "server.log") as url:
-                # Untimed warm-up: the first large body starts the reader process.
-                asyncio.run(_deliver_while_probing(url, messages_body(500, 500, tag="W")))
-                for name, body in shapes.items():
-                    took, status, slowest, probes = asyncio.run(_deliver_while_probing(url, body))
-                    print(
-                        f"{args.backend}: {name} ({len(body) / 1e6:.1f} MB): {status} in "
-                        f"{took:.2f} s; slowest of {probes} /healthz answers meanwhile "
-                        f"{slowest * 1000:.0f} ms",
-                        flush=True,
-                    )
-                    if status != 200:
-                        failures.append(f"{name} answered {status}")
-                    if slowest >= HEALTH_LIMIT_S:
-                        failures.append(f"/healthz took {slowest * 1000:.0f} ms during {name}")
-                    if name.startswith("1,000 messages from") and took >= THOUSAND_LIMIT_S:
-                        failures.append(f"{name} took {took:.2f} s")
-        finally:
-            database.drop()
+    with benchmark_server(args.backend) as url:
+        # Untimed warm-up: the first large body starts the reader process.
+        asyncio.run(_deliver_while_probing(url, messages_body(500, 500, tag="W")))
+        for name, body in shapes.items():
+            took, status, slowest, probes = asyncio.run(_deliver_while_probing(url, body))
+            print(
+                f"{args.backend}: {name} ({len(body) / 1e6:.1f} MB): {status} in "
+                f"{took:.2f} s; slowest of {probes} /healthz answers meanwhile "
+                f"{slowest * 1000:.0f} ms",
+                flush=True,
+            )
+            if status != 200:
+                failures.append(f"{name} answered {status}")
+            if slowest >= HEALTH_LIMIT_S:
+                failures.append(f"/healthz took {slowest * 1000:.0f} ms during {name}")
+            if name.startswith("1,000 messages from") and took >= THOUSAND_LIMIT_S:
+                failures.append(f"{name} took {took:.2f} s")
     for failure in failures:
         print(f"FAILED: {failure}")
     sys.exit(1 if failures else 0)

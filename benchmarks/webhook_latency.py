@@ -13,18 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 
-from tests.support.databases import create_database
+from benchmarks.server import SECRET, benchmark_server
 from tests.support.payloads import WEBHOOK_URL, encode, inbound, text_message
-from tests.support.processes import running_server
 from tests.support.signing import signature
-
-SECRET = "benchmark-app-secret"
 
 
 async def _send(url: str, deliveries: int, per_delivery: int, senders: int) -> list[float]:
@@ -70,22 +65,8 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=8, help="concurrent deliveries")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as directory:
-        database = create_database(args.backend, Path(directory))
-        env = {
-            "ENVIRONMENT": "test",
-            "DATABASE_URL": database.url,
-            "WHATSAPP_APP_SECRET": SECRET,
-            "WORKER_ENABLED": "false",
-            "LOG_LEVEL": "warning",
-        }
-        try:
-            with running_server(env, Path(directory) / "server.log") as url:
-                timings = asyncio.run(
-                    _send(url, args.deliveries, args.messages_per_delivery, args.senders)
-                )
-        finally:
-            database.drop()
+    with benchmark_server(args.backend) as url:
+        timings = asyncio.run(_send(url, args.deliveries, args.messages_per_delivery, args.senders))
 
     timings.sort()
     median = statistics.median(timings) * 1000
