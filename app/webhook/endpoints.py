@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,9 +10,11 @@ from fastapi.responses import PlainTextResponse, Response
 
 from app.deps import SettingsDep
 from app.errors import error_response
+from app.gc_pause import gc_paused
 from app.runtime import Runtime
 from app.webhook import service
 from app.webhook.group_commit import GroupCommit
+from app.webhook.reader import IN_PLACE_BYTES
 from app.webhook.schemas import WebhookAck
 from app.webhook.signature import subscription_challenge, verified_body
 
@@ -115,6 +118,13 @@ async def receive_webhook(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     ingest: GroupCommit = request.app.state.ingest
     body = await verified_body(request, runtime.settings)
+    with gc_paused() if len(body) > IN_PLACE_BYTES else nullcontext():
+        return await _store(runtime, ingest, body)
+
+
+async def _store(runtime: Runtime, ingest: GroupCommit, body: bytes) -> Response:
+    """Store a signed body and answer it. Its rows are no longer referenced once this
+    returns, so the collector, when it resumes, has none of them to scan."""
     delivery = await service.read(runtime.body_reader, runtime.settings, body, now=runtime.clock())
     outcome = await ingest.submit(delivery)
     if isinstance(outcome, service.Refused):
