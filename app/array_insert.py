@@ -81,10 +81,11 @@ class ArrayInsert:
     ) -> dict[str, list[Any]]:
         """The statement's arrays for `rows`, a column a row lacks taken from `defaults`
         (else NULL); JSON values are serialised, and None stays NULL."""
-        filled = [{**(defaults or {}), **row} for row in rows] if defaults is not None else rows
+        defaults = defaults or {}
         arrays: dict[str, list[Any]] = {}
         for i, name in enumerate(self.columns):
-            values = [row.get(name) for row in filled]
+            default = defaults.get(name)
+            values = [row.get(name, default) for row in rows]
             if name in self._json:
                 values = [None if v is None else json.dumps(v) for v in values]
             arrays[f"c{i}"] = values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -195,6 +196,13 @@ class WebhookEvent(Base):
     def body_text(self) -> str:
         """The body as text (undecodable bytes shown as U+FFFD), for people to read."""
         return self.raw_body.decode("utf-8", errors="replace")
+
+    def readable_body(self) -> tuple[Any, str | None]:
+        """The body as (JSON, None) when it is JSON, else as (None, its text)."""
+        try:
+            return json.loads(self.raw_body), None
+        except ValueError:
+            return None, self.body_text
 
     def __str__(self) -> str:
         return f"event {self.id} ({self.fields})"

@@ -6,7 +6,6 @@ statuses, jobs and the raw event log are readable by everyone who can log in.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -371,10 +370,10 @@ class JobAdmin(ReadOnlyView, model=Job):
 def _body_of(model: Any, _attribute: Any) -> Markup:
     """A logged body: indented JSON when it is JSON, else its text as received."""
     event: WebhookEvent = model
-    try:
-        return pretty_json(json.loads(event.raw_body))
-    except ValueError:
-        return Markup('<pre class="inbox-json">{}</pre>').format(event.body_text)
+    body, text = event.readable_body()
+    if text is None:
+        return pretty_json(body)
+    return Markup('<pre class="inbox-json">{}</pre>').format(text)
 
 
 class RejectedItemsFilter:

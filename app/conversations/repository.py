@@ -282,28 +282,28 @@ class ConversationRepository:
         """
         if not customers:
             return {}
-        table = _conversations
-        stmt = dialect_insert(self.session, table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.phone_number_id, table.c.phone_number],
-            set_={"contact_name": func.coalesce(stmt.excluded.contact_name, table.c.contact_name)},
-        ).returning(table.c.id, table.c.phone_number_id, table.c.phone_number)
         rows = [
             _new_row(phone_number_id, phone_number, None, contact_name)
             for phone_number_id, phone_number, contact_name in sorted(
                 customers, key=lambda c: c[:2]
             )
         ]
-        # Batches of parameters, in this (sorted) order: each is sent as multi-row
-        # statements compiled once.
+        # Batches of rows, in this (sorted) order; each batch is one statement.
         ids: dict[tuple[str, str], int] = {}
         if self.session.get_bind().dialect.name == "postgresql":
             now = utcnow()
             for batch in chunks(rows):
-                stamped = [{**row, "created_at": now, "updated_at": now} for row in batch]
-                result = await _UPSERT_NUMBERS.execute(self.session, stamped)
+                result = await _UPSERT_NUMBERS.execute(
+                    self.session, batch, {"created_at": now, "updated_at": now}
+                )
                 ids.update(((pnid, number), int(id_)) for id_, pnid, number in result.all())
             return ids
+        table = _conversations
+        stmt = dialect_insert(self.session, table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.phone_number_id, table.c.phone_number],
+            set_={"contact_name": func.coalesce(stmt.excluded.contact_name, table.c.contact_name)},
+        ).returning(table.c.id, table.c.phone_number_id, table.c.phone_number)
         for batch in chunks(rows):
             result = await self.session.execute(stmt, list(batch))
             ids.update(((pnid, number), int(id_)) for id_, pnid, number in result.all())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -71,10 +70,7 @@ class EventOut(EventSummary):
     @classmethod
     def of(cls, event: WebhookEvent) -> EventOut:
         """The event with its body decoded for reading."""
-        try:
-            body, body_text = json.loads(event.raw_body), None
-        except ValueError:
-            body, body_text = None, event.body_text
+        body, body_text = event.readable_body()
         return cls(
             id=event.id,
             received_at=event.received_at,

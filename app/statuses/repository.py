@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, bindparam, case, func, literal, select, text, update
+from sqlalchemy import JSON, Table, bindparam, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Integer
 
 from app.array_insert import ArrayInsert
-from app.chunks import ROWS_PER_STATEMENT, chunks
+from app.chunks import chunks
 from app.db import UTCDateTime, utcnow
 from app.models import OUTBOUND_STATUS_RANK, Direction, Message, MessageStatusUpdate
 from app.upsert import dialect_insert
@@ -24,7 +24,6 @@ def status_rank(status: str) -> int | None:
     return OUTBOUND_STATUS_RANK.get(status)
 
 
-_message_rank = case(OUTBOUND_STATUS_RANK, value=Message.status, else_=-1)
 _messages = cast(Table, Message.__table__)
 _statuses = cast(Table, MessageStatusUpdate.__table__)
 _INSERT_STATUSES = ArrayInsert(
@@ -61,6 +60,19 @@ _APPLY = (
 )
 
 
+def _apply_parameters(
+    wamid: str, status: str, rank: int, at: datetime, errors: Any | None
+) -> dict[str, Any]:
+    """The parameters of _APPLY; no errors (None or empty) keeps the message's own."""
+    return {
+        "wamid": wamid,
+        "new_status": status,
+        "new_rank": rank,
+        "at": at,
+        "new_errors": errors or None,
+    }
+
+
 class StatusRepository:
     """Stores Meta's status reports and moves messages' statuses forward."""
 
@@ -92,20 +104,20 @@ class StatusRepository:
         """
         if not rows:
             return set()
+        new: set[tuple[str, str]] = set()
+        if self.session.get_bind().dialect.name == "postgresql":
+            defaults = {"created_at": utcnow()}
+            for batch in chunks(rows, 1000):
+                result = await _INSERT_STATUSES.execute(self.session, batch, defaults)
+                new.update((wamid, status) for wamid, status in result.all())
+            return new
         stmt = (
             dialect_insert(self.session, _statuses)
             .on_conflict_do_nothing(index_elements=[_statuses.c.message_id, _statuses.c.status])
             .returning(_statuses.c.message_id, _statuses.c.status)
         )
-        new: set[tuple[str, str]] = set()
-        postgresql = self.session.get_bind().dialect.name == "postgresql"
-        for batch in chunks(rows, 1000 if postgresql else ROWS_PER_STATEMENT):
-            if postgresql:
-                result = await _INSERT_STATUSES.execute(
-                    self.session, batch, {"created_at": utcnow()}
-                )
-            else:
-                result = await self.session.execute(stmt, list(batch))
+        for batch in chunks(rows):
+            result = await self.session.execute(stmt, list(batch))
             new.update((wamid, status) for wamid, status in result.all())
         return new
 
@@ -133,13 +145,13 @@ class StatusRepository:
             found |= await self._stored(sorted(missing))
         # One statement compiled once, its rows in wamid order (a stable lock order).
         params = [
-            {
-                "wamid": wamid,
-                "new_status": furthest[wamid]["status"],
-                "new_rank": status_rank(furthest[wamid]["status"]),
-                "at": furthest[wamid]["timestamp"],
-                "new_errors": furthest[wamid]["errors"],
-            }
+            _apply_parameters(
+                wamid,
+                furthest[wamid]["status"],
+                ranked[wamid][0],
+                furthest[wamid]["timestamp"],
+                furthest[wamid]["errors"],
+            )
             for wamid in sorted(found)
         ]
         for batch in chunks(params):
@@ -170,17 +182,8 @@ class StatusRepository:
         rank = status_rank(status)
         if rank is None:
             return False
-        values: dict[str, Any] = {"status": status, "status_at": literal(timestamp, UTCDateTime())}
-        if errors:
-            values["errors"] = errors
         result = await self.session.execute(
-            update(Message)
-            .where(
-                Message.message_id == message_id,
-                Message.direction == Direction.OUTBOUND,
-                _message_rank < rank,
-            )
-            .values(**values)
+            _APPLY, _apply_parameters(message_id, status, rank, timestamp, errors)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
