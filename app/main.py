@@ -25,6 +25,7 @@ from app.middleware import BodySizeLimit
 from app.outbound.endpoints import router as outbound_router
 from app.runtime import Runtime
 from app.webhook.endpoints import router as webhook_router
+from app.webhook.fast_path import WebhookFastPath
 from app.webhook.group_commit import GroupCommit, group_writers
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.ingest = ingest
+    # Declared first, so it runs inside the body-size limit.
+    app.add_middleware(
+        WebhookFastPath,
+        paths=(f"{API_PREFIX}/webhook/", f"{API_PREFIX}/webhook"),
+        exception_handlers=app.exception_handlers,
+    )
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=UPLOAD_PATHS
     )

@@ -306,16 +306,16 @@ async def _store_messages(
     # order and cannot deadlock.
     unique = dict(sorted(unique.items()))
     messages = MessageRepository(session)
-    new_rows: list[dict[str, Any]] = []
-    for items in chunks(list(unique.values())):
-        rows = []
-        for item in items:
-            row = item.row
-            row["conversation_id"] = conversations[item.customer] if item.customer else None
-            rows.append(row)
-        new_ids = await messages.insert_ignore(rows)
-        new_rows += [row for row in rows if row["message_id"] in new_ids]
-    firsts = await _count_in_conversations(session, new_rows)
+    if messages.counts_in_one_statement(len(unique)):
+        new_rows, counts = await _insert_counted(messages, list(unique.values()), conversations)
+    else:
+        new_rows = []
+        for items in chunks(list(unique.values())):
+            rows = [_with_conversation(item, conversations) for item in items]
+            new_ids = await messages.insert_ignore(rows)
+            new_rows += [row for row in rows if row["message_id"] in new_ids]
+        counts = await _count_in_conversations(session, new_rows)
+    firsts = await _first_messages(new_rows, counts)
     await JobRepository(session).enqueue_many(
         kinds.MEDIA_DOWNLOAD,
         [
@@ -343,21 +343,35 @@ async def _store_messages(
     return result
 
 
+def _with_conversation(item: Incoming, conversations: dict[Customer, int]) -> dict[str, Any]:
+    row = item.row
+    row["conversation_id"] = conversations[item.customer] if item.customer else None
+    return row
+
+
+async def _insert_counted(
+    messages: MessageRepository, items: list[Incoming], conversations: dict[Customer, int]
+) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """Insert the messages and count the new ones in one statement; return the new rows
+    and each of their conversations' message_count after."""
+    rows = [_with_conversation(item, conversations) for item in items]
+    counted = await messages.insert_ignore_counted(rows)
+    new_rows = [row for row in rows if row["message_id"] in counted]
+    counts = {
+        row["conversation_id"]: count
+        for row in new_rows
+        if (count := counted[row["message_id"]]) is not None
+    }
+    return new_rows, counts
+
+
 async def _count_in_conversations(
     session: AsyncSession, new_rows: list[dict[str, Any]]
-) -> set[str]:
-    """Add the new messages to their conversations' counters; return each first message.
-
-    Atomic UPDATEs for all conversations. When a conversation's count after it equals
-    the number added, the conversation had none before, and its earliest new message is
-    its first.
-    """
-    by_conversation: dict[int, list[dict[str, Any]]] = {}
-    for n, row in enumerate(new_rows):
-        if row["conversation_id"] is not None:
-            by_conversation.setdefault(row["conversation_id"], []).append(row)
-        await _let_others_run(n)
-    counts = await ConversationRepository(session).add_inbound_many(
+) -> dict[int, int]:
+    """Add the new messages to their conversations' counters, in atomic UPDATEs; return
+    each conversation's message_count after."""
+    by_conversation = await _by_conversation(new_rows)
+    return await ConversationRepository(session).add_inbound_many(
         [
             InboundIncrement(
                 conversation_id=conversation_id,
@@ -367,9 +381,26 @@ async def _count_in_conversations(
             for conversation_id, rows in sorted(by_conversation.items())
         ]
     )
+
+
+async def _by_conversation(new_rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    by_conversation: dict[int, list[dict[str, Any]]] = {}
+    for n, row in enumerate(new_rows):
+        if row["conversation_id"] is not None:
+            by_conversation.setdefault(row["conversation_id"], []).append(row)
+        await _let_others_run(n)
+    return by_conversation
+
+
+async def _first_messages(new_rows: list[dict[str, Any]], counts: dict[int, int]) -> set[str]:
+    """The wamids that are their conversation's first message.
+
+    When a conversation's count after the update equals the number of its new messages,
+    it had none before, and its earliest new message is its first.
+    """
     return {
         min(rows, key=lambda row: row["timestamp"])["message_id"]
-        for conversation_id, rows in by_conversation.items()
+        for conversation_id, rows in (await _by_conversation(new_rows)).items()
         if counts[conversation_id] == len(rows)
     }
 
