@@ -215,6 +215,9 @@ class JobState:
     RUNNING = "running"
     DONE = "done"
     DEAD = "dead"
+    # A run began a call that must not be repeated unseen (a send) and its answer was
+    # never recorded: the job stops until a person chooses to run it again.
+    UNCERTAIN = "uncertain"
 
 
 class Job(Base):
@@ -237,6 +240,9 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set (and committed) before a run calls Meta to send; a run that finds it set does
+    # not send again. Cleared when Meta refused, or when a person chooses "send again".
+    call_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def __str__(self) -> str:
         return f"job {self.id} {self.kind}"
