@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -99,6 +100,13 @@ class Settings(BaseSettings):
     admin_username: str = ""
     admin_password_hash: SecretStr = SecretStr("")
     session_secret: SecretStr = SecretStr("")
+    # Password checks (argon2: ~64 MiB and ~0.5 s each) running at once per process.
+    admin_login_concurrency: int = Field(default=2, ge=1, le=16)
+    # Failed admin logins per 10 minutes, all accounts and addresses together.
+    admin_login_failure_budget: int = Field(default=100, ge=1)
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or
+    # networks (CIDR), or `*` for any. Empty: the socket's address is the client's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -106,7 +114,7 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(default=1, ge=1)
     log_level: str = "info"
 
-    @field_validator("api_keys", "call_keywords", mode="before")
+    @field_validator("api_keys", "call_keywords", "trusted_proxies", mode="before")
     @classmethod
     def _split_strings(cls, value: object) -> object:
         return _split_list(value)
@@ -121,6 +129,20 @@ class Settings(BaseSettings):
     def _weekdays(cls, value: list[int]) -> list[int]:
         if any(day not in range(7) for day in value):
             raise ValueError("days are numbered 0 (Monday) to 6 (Sunday)")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.0/8), nor `*`"
+                ) from None
         return value
 
     @field_validator("database_url")

@@ -6,7 +6,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from app.admin.auth import SESSION_COOKIE, AdminAuth, AdminConfigError, LoginThrottle
+from app.admin.auth import SESSION_COOKIE, AdminAuth, AdminConfigError
+from app.admin.login_guard import LoginThrottle
 from app.config import Settings
 from app.main import create_app
 from app.runtime import Runtime
@@ -113,9 +114,13 @@ async def test_after_a_wrong_password_even_the_right_one_must_wait(
     assert (await client.get("/admin/message/list")).status_code == 302
 
 
-async def test_the_wait_is_per_username_and_address(client: httpx.AsyncClient) -> None:
+async def test_failures_from_an_address_lock_that_address_out_for_any_username(
+    client: httpx.AsyncClient,
+) -> None:
     await log_in(client, username="someone-else", password="guess")
-    assert (await log_in(client)).status_code == 302
+    response = await log_in(client, username="yet-another", password="guess")
+    assert response.status_code == 429
+    assert "Too many failed logins" in response.text
 
 
 def test_the_wait_doubles_with_each_failure_in_a_row_up_to_a_bound() -> None:
