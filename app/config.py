@@ -18,7 +18,29 @@ from app.pooler import Pooler, url_flag
 DEFAULT_API_VERSION = "v25.0"
 
 # Values that mean "not set yet": copied from an example file, or left blank.
-PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "your-secret", "xxx", "todo"})
+PLACEHOLDERS = frozenset(
+    {
+        "",
+        "abc",
+        "changeme",
+        "change-me",
+        "dummy",
+        "example",
+        "password",
+        "placeholder",
+        "replace-me",
+        "replaceme",
+        "secret",
+        "test",
+        "todo",
+        "token",
+        "xxx",
+    }
+)
+# Example values such as `your-token`, `your_app_secret`, `<access token>`.
+PLACEHOLDER_PREFIXES = ("your-", "your_", "<")
+# An API key shorter than this is guessable, or a placeholder.
+MIN_API_KEY_LENGTH = 32
 
 SECRET_SETTINGS = ("whatsapp_app_secret", "whatsapp_verify_token", "whatsapp_access_token")
 
@@ -189,11 +211,21 @@ class MissingSecretsError(RuntimeError):
 
 
 def _is_placeholder(value: str) -> bool:
-    return value.strip().lower() in PLACEHOLDERS
+    text = value.strip().lower()
+    return text in PLACEHOLDERS or text.startswith(PLACEHOLDER_PREFIXES)
+
+
+def _weak_api_key(key: SecretStr) -> bool:
+    value = key.get_secret_value()
+    return _is_placeholder(value) or len(value.strip()) < MIN_API_KEY_LENGTH
 
 
 def missing_secrets(settings: Settings) -> list[str]:
-    """Names (as environment variables) of the secrets that are unset or placeholders."""
+    """Names (as environment variables) of the secrets that are unset or placeholders.
+
+    API keys must also be at least MIN_API_KEY_LENGTH characters long; the name then
+    says so. Values are never part of the answer.
+    """
     missing = [
         name.upper()
         for name in SECRET_SETTINGS
@@ -201,10 +233,8 @@ def missing_secrets(settings: Settings) -> list[str]:
     ]
     if _is_placeholder(settings.whatsapp_phone_number_id):
         missing.append("WHATSAPP_PHONE_NUMBER_ID")
-    if not settings.api_keys or any(
-        _is_placeholder(k.get_secret_value()) for k in settings.api_keys
-    ):
-        missing.append("API_KEYS")
+    if not settings.api_keys or any(_weak_api_key(k) for k in settings.api_keys):
+        missing.append(f"API_KEYS (each at least {MIN_API_KEY_LENGTH} characters)")
     if settings.admin_enabled and _is_placeholder(settings.session_secret.get_secret_value()):
         missing.append("SESSION_SECRET")
     return missing
