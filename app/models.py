@@ -261,6 +261,24 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class AdminSession(Base):
+    """A logged-in admin session, kept server side so that logging out ends it for good.
+
+    The browser's cookie holds only a random token; its SHA-256 is stored here. The
+    fingerprint of the password hash the login was made with ends the session as soon
+    as the password changes.
+    """
+
+    __tablename__ = "whatsapp_adminsession"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(255))
+    password_fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class AutoReplyLog(Base):
     """When a rule last answered a conversation, for its cooldown."""
 

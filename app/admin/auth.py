@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -18,10 +20,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.admin.login_guard import LoginGuard, Refused, login_keys
-from app.config import Settings
+from app.admin.sessions import AdminSessionRepository
+from app.runtime import Runtime
 
 SESSION_COOKIE = "whatsapp_inbox_admin"
 SESSION_MAX_AGE_SECONDS = 12 * 3600
+# The key of the session token in the signed cookie.
+SESSION_TOKEN = "sid"
 LOGIN_TEMPLATE = "sqladmin/login.html"
 
 
@@ -45,7 +50,8 @@ def check_password_hash(password_hash: str) -> None:
 class AdminAuth(AuthenticationBackend):
     """Checks the configured username and password; the session holds the login."""
 
-    def __init__(self, settings: Settings, guard: LoginGuard | None = None) -> None:
+    def __init__(self, runtime: Runtime, guard: LoginGuard | None = None) -> None:
+        settings = runtime.settings
         password_hash = settings.admin_password_hash.get_secret_value()
         check_password_hash(password_hash)
         secret = settings.session_secret.get_secret_value()
@@ -62,6 +68,8 @@ class AdminAuth(AuthenticationBackend):
             same_site="strict",
             https_only=settings.is_production,
         )
+        self.runtime = runtime
+        self.secret = secret
         self.username = settings.admin_username
         self.password_hash = password_hash
         self.guard = guard or LoginGuard(
@@ -104,25 +112,53 @@ class AdminAuth(AuthenticationBackend):
             return response
         if not outcome:
             return False
+        token = secrets.token_urlsafe(32)
+        now = self.runtime.clock()
+        async with self.runtime.sessions.begin() as session:
+            sessions = AdminSessionRepository(session)
+            await sessions.delete_stale(now=now, password_fingerprint=self._fingerprint)
+            await sessions.create(
+                token,
+                username=self.username,
+                password_fingerprint=self._fingerprint,
+                expires_at=now + timedelta(seconds=SESSION_MAX_AGE_SECONDS),
+            )
         request.session.clear()
-        request.session.update({"admin": self.username, "key": self._fingerprint})
+        request.session[SESSION_TOKEN] = token
         return True
 
     async def logout(self, request: Request) -> Response | bool:
-        """End the session and go back to the login page."""
+        """End the session, server side too (a copy of the cookie opens nothing), and go
+        back to the login page."""
+        token = request.session.get(SESSION_TOKEN)
+        if isinstance(token, str):
+            async with self.runtime.sessions.begin() as session:
+                await AdminSessionRepository(session).delete(token)
         request.session.clear()
         return RedirectResponse(request.url_for("admin:login"), status_code=302)
 
     async def authenticate(self, request: Request) -> Response | bool:
-        """True for a session made by a login with the current username and password."""
-        admin = request.session.get("admin")
-        key = request.session.get("key")
-        if not isinstance(admin, str) or not isinstance(key, str):
+        """True for a live stored session, made by a login with the current username and
+        password."""
+        token = request.session.get(SESSION_TOKEN)
+        if not isinstance(token, str):
             return False
-        return hmac.compare_digest(admin.encode(), self.username.encode()) and hmac.compare_digest(
-            key.encode(), self._fingerprint.encode()
-        )
+        async with self.runtime.sessions() as session:
+            stored = await AdminSessionRepository(session).get_live(token, now=self.runtime.clock())
+        if stored is None:
+            return False
+        return hmac.compare_digest(
+            stored.username.encode(), self.username.encode()
+        ) and hmac.compare_digest(stored.password_fingerprint.encode(), self._fingerprint.encode())
+
+    def csrf_token(self, request: Request) -> str:
+        """The token every state-changing admin request must carry: tied to the session,
+        so a page of another site can neither read nor guess it."""
+        token = request.session.get(SESSION_TOKEN)
+        if not isinstance(token, str):
+            return ""
+        return hmac.new(self.secret.encode(), f"csrf:{token}".encode(), hashlib.sha256).hexdigest()
 
     async def get_user_id(self, request: Request) -> Any:
         """The logged-in username (there is one admin login)."""
-        return request.session.get("admin")
+        return self.username

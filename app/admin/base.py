@@ -47,6 +47,8 @@ class InboxModelView(ModelView):
     can_delete = False
     can_export = False
     list_template = "inbox/list.html"
+    edit_template = "inbox/edit.html"
+    details_template = "inbox/details.html"
     page_size = 25
     page_size_options: ClassVar[list[int]] = [25, 50, 100]
 

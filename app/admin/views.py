@@ -143,7 +143,6 @@ class MessageAdmin(InboxModelView, model=Message):
     name = "Message"
     name_plural = "Messages"
     icon = "fa-solid fa-comments"
-    details_template = "inbox/details.html"
 
     column_list: ClassVar[list[MODEL_ATTR]] = [
         "from_number",
@@ -234,7 +233,6 @@ class ConversationAdmin(InboxModelView, model=Conversation):
     name = "Conversation"
     name_plural = "Conversations"
     icon = "fa-solid fa-address-book"
-    details_template = "inbox/details.html"
 
     column_list: ClassVar[list[MODEL_ATTR]] = [
         "contact_name",
@@ -291,7 +289,6 @@ class ReadOnlyView(InboxModelView):
     """A table people read but never change from the admin."""
 
     can_edit = False
-    details_template = "inbox/details.html"
 
 
 class StatusUpdateAdmin(ReadOnlyView, model=MessageStatusUpdate):
