@@ -7,7 +7,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Longer query strings are refused (414): no parameter of the service needs this much.
+# Longer query strings are refused (422): no parameter of the service needs this much.
 MAX_QUERY_BYTES = 16 * 1024
 
 
@@ -27,8 +27,9 @@ async def _send_json(send: Send, status: int, error: str, detail: str) -> None:
 
 
 class QueryGuard:
-    """Answer 400 (JSON) to a NUL character in the path or the query, and 414 to a query
-    string over MAX_QUERY_BYTES, before any route or database sees them.
+    """Answer 422 (JSON, as every invalid parameter) to a NUL character in the path or the
+    query, or to a query string over MAX_QUERY_BYTES, before any route or database sees
+    them.
 
     No column, LIKE pattern or identifier takes a NUL (PostgreSQL refuses it outright),
     so a NUL can only mean a broken or hostile client; routes then never have to check.
@@ -45,15 +46,15 @@ class QueryGuard:
         if len(query) > MAX_QUERY_BYTES:
             await _send_json(
                 send,
-                414,
-                "uri_too_long",
+                422,
+                "validation_error",
                 f"the query string is longer than the limit of {MAX_QUERY_BYTES} bytes",
             )
             return
         if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(query):
             await _send_json(
                 send,
-                400,
+                422,
                 "validation_error",
                 "the path or a query parameter contains a NUL character",
             )

@@ -12,10 +12,10 @@ SEARCHABLE = ["conversation", "message", "message-status-update", "webhook-event
 
 
 @pytest.mark.parametrize("identity", LISTS)
-async def test_a_nul_in_a_search_or_filter_is_400(admin: httpx.AsyncClient, identity: str) -> None:
+async def test_a_nul_in_a_search_or_filter_is_422(admin: httpx.AsyncClient, identity: str) -> None:
     for params in ({"search": "a\x00b"}, {"page": "\x00"}, {"state": "\x00"}):
         response = await admin.get(f"/admin/{identity}/list", params=params)
-        assert response.status_code == 400, (params, response.text)
+        assert response.status_code == 422, (params, response.text)
         assert "NUL" in response.json()["detail"]
 
 
@@ -36,6 +36,6 @@ async def test_a_search_at_the_limit_is_answered(admin: httpx.AsyncClient, ident
     assert response.status_code == 200
 
 
-async def test_a_nul_in_a_record_path_is_400(admin: httpx.AsyncClient) -> None:
+async def test_a_nul_in_a_record_path_is_422(admin: httpx.AsyncClient) -> None:
     response = await admin.get("/admin/message/details/1%00")
-    assert response.status_code == 400
+    assert response.status_code == 422
