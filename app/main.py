@@ -21,7 +21,7 @@ from app.jobs.worker import Worker
 from app.log import install_redaction
 from app.media.endpoints import router as media_router
 from app.messages.endpoints import router as messages_router
-from app.middleware import BodySizeLimit
+from app.middleware import BodySizeLimit, QueryGuard
 from app.outbound.endpoints import router as outbound_router
 from app.runtime import Runtime
 from app.webhook.endpoints import router as webhook_router
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=UPLOAD_PATHS
     )
+    app.add_middleware(QueryGuard)
     install_error_handlers(app)
     install_docs(app)
     app.include_router(health_router)

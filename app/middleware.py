@@ -3,8 +3,63 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Longer query strings are refused (422): no parameter of the service needs this much.
+MAX_QUERY_BYTES = 16 * 1024
+
+
+async def _send_json(send: Send, status: int, error: str, detail: str) -> None:
+    body = json.dumps({"error": error, "detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class QueryGuard:
+    """Answer 422 (JSON, as every invalid parameter) to a NUL character in the path or the
+    query, or to a query string over MAX_QUERY_BYTES, before any route or database sees
+    them.
+
+    No column, LIKE pattern or identifier takes a NUL (PostgreSQL refuses it outright),
+    so a NUL can only mean a broken or hostile client; routes then never have to check.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query: bytes = scope.get("query_string", b"")
+        if len(query) > MAX_QUERY_BYTES:
+            await _send_json(
+                send,
+                422,
+                "validation_error",
+                f"the query string is longer than the limit of {MAX_QUERY_BYTES} bytes",
+            )
+            return
+        if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(query):
+            await _send_json(
+                send,
+                422,
+                "validation_error",
+                "the path or a query parameter contains a NUL character",
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyTooLarge(Exception):
@@ -23,23 +78,12 @@ class BodySizeLimit:
         self.exempt_prefixes = exempt_prefixes
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "payload_too_large",
-                "detail": f"request body is larger than the limit of {self.max_bytes} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await _send_json(
+            send,
+            413,
+            "payload_too_large",
+            f"request body is larger than the limit of {self.max_bytes} bytes",
         )
-        await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):

@@ -77,5 +77,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level=settings.log_level,
-        proxy_headers=True,
+        # Forwarded headers are believed only from the proxies the operator names;
+        # otherwise anyone could choose the address that lockouts and logs see.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies),
     )

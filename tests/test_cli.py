@@ -45,6 +45,27 @@ def test_production_refuses_to_start_and_names_missing_secrets(tmp_path: Path) -
     assert not (tmp_path / "whatsapp_inbox.db").exists()
 
 
+def test_production_refuses_placeholder_secrets_in_one_line_without_their_values(
+    tmp_path: Path,
+) -> None:
+    env = _clean_environment(
+        ENVIRONMENT="production",
+        WHATSAPP_APP_SECRET="a-real-app-secret-value",
+        WHATSAPP_VERIFY_TOKEN="a-real-verify-token-value",
+        WHATSAPP_ACCESS_TOKEN="your-token",
+        WHATSAPP_PHONE_NUMBER_ID="106540352242922",
+        API_KEYS="abc",
+    )
+    result = _run(["serve"], tmp_path, env)
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: refusing to start in production")
+    assert "WHATSAPP_ACCESS_TOKEN" in line
+    assert "API_KEYS (each at least 32 characters)" in line
+    assert "your-token" not in line
+    assert "abc" not in line.replace("API_KEYS", "")
+
+
 def test_hash_password_prints_an_argon2_hash(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", "hash-password"],

@@ -6,7 +6,7 @@ statuses, jobs and the raw event log are readable by everyone who can log in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from markupsafe import Markup
@@ -23,8 +23,8 @@ from app.admin.media import media_markup, media_response
 from app.admin.repository import AdminRepository
 from app.admin.thread import THREAD_ROUTE, admin_runtime, send_reply, thread_page
 from app.jobs import kinds
-from app.jobs.exceptions import JobNotFound, JobNotRetryable
-from app.jobs.service import retry_job
+from app.jobs.exceptions import JobNotFound, JobNotRetryable, JobNotUncertain
+from app.jobs.service import retry_job, send_again
 from app.messages.service import mark_read
 from app.models import (
     Conversation,
@@ -72,8 +72,19 @@ MESSAGE_STATUSES = [
     )
 ]
 Formatters = dict[MODEL_ATTR, COLUMN_FORMATTER_TYPE]
+# A jobs service function that queues one job again (retry, send again).
+Requeue = Callable[..., Awaitable[Job]]
 
-JOB_STATES = [(s, s) for s in (JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.DEAD)]
+JOB_STATES = [
+    (s, s)
+    for s in (
+        JobState.QUEUED,
+        JobState.RUNNING,
+        JobState.DONE,
+        JobState.DEAD,
+        JobState.UNCERTAIN,
+    )
+]
 JOB_KINDS = [
     (k, k) for k in (kinds.MEDIA_DOWNLOAD, kinds.SEND_MESSAGE, kinds.READ_RECEIPT, kinds.AUTO_REPLY)
 ]
@@ -132,7 +143,6 @@ class MessageAdmin(InboxModelView, model=Message):
     name = "Message"
     name_plural = "Messages"
     icon = "fa-solid fa-comments"
-    details_template = "inbox/details.html"
 
     column_list: ClassVar[list[MODEL_ATTR]] = [
         "from_number",
@@ -223,7 +233,6 @@ class ConversationAdmin(InboxModelView, model=Conversation):
     name = "Conversation"
     name_plural = "Conversations"
     icon = "fa-solid fa-address-book"
-    details_template = "inbox/details.html"
 
     column_list: ClassVar[list[MODEL_ATTR]] = [
         "contact_name",
@@ -280,7 +289,6 @@ class ReadOnlyView(InboxModelView):
     """A table people read but never change from the admin."""
 
     can_edit = False
-    details_template = "inbox/details.html"
 
 
 class StatusUpdateAdmin(ReadOnlyView, model=MessageStatusUpdate):
@@ -346,22 +354,36 @@ class JobAdmin(ReadOnlyView, model=Job):
     @action(name="retry", label="Retry now")
     async def retry_selected(self, request: Request) -> Response:
         """Queue the selected dead (or waiting) jobs to run now, through the jobs service."""
+        return await self._requeue(request, retry_job, "Queued to run now")
+
+    @action(
+        name="send_again",
+        label="Send again",
+        confirmation_message="These sends may already have reached the customer: "
+        "send them again anyway?",
+    )
+    async def send_again_selected(self, request: Request) -> Response:
+        """Queue the selected uncertain sends to send again: a person's choice, since each
+        may already have reached its customer."""
+        return await self._requeue(request, send_again, "Queued to send again")
+
+    async def _requeue(self, request: Request, requeue: Requeue, done: str) -> Response:
         ids = _selected_ids(request)
-        retried: list[str] = []
+        queued: list[str] = []
         refused: list[str] = []
         runtime = admin_runtime(request)
         now = runtime.clock()
         async with runtime.sessions() as session:
             for job_id in ids:
                 try:
-                    await retry_job(session, job_id, now=now)
-                except (JobNotFound, JobNotRetryable) as exc:
+                    await requeue(session, job_id, now=now)
+                except (JobNotFound, JobNotRetryable, JobNotUncertain) as exc:
                     refused.append(exc.detail)
                 else:
-                    retried.append(str(job_id))
+                    queued.append(str(job_id))
             await session.commit()
-        if retried:
-            Flash.success(request, f"Queued to run now: job {', '.join(retried)}.")
+        if queued:
+            Flash.success(request, f"{done}: job {', '.join(queued)}.")
         if refused:
             Flash.error(request, " ".join(f"{reason}." for reason in refused))
         return _back(request, self.identity)

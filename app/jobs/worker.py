@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import utcnow
-from app.jobs.exceptions import PermanentJobError
+from app.jobs.exceptions import PermanentJobError, UncertainJobError
 from app.jobs.handlers import HANDLERS, ON_DEAD, DeadHook, JobHandler
 from app.jobs.repository import JOBS_ENQUEUED, LEASE_LOST_ERROR, JobRepository
 from app.log import install_redaction
@@ -53,7 +53,7 @@ def backoff_seconds(attempt: int, *, base: float, cap: float, rng: random.Random
 
 def describe_error(exc: BaseException) -> str:
     """The text kept in a job's last_error; bounded, and never holding the token."""
-    if isinstance(exc, GraphAPIError | PermanentJobError):
+    if isinstance(exc, GraphAPIError | PermanentJobError | UncertainJobError):
         text = str(exc)
     else:
         text = f"{type(exc).__name__}: {exc}"
@@ -292,8 +292,23 @@ class Worker:
         else:
             logger.warning("job %s finished after its lease was lost; outcome not recorded", job.id)
 
+    async def _record_uncertain(self, job: Job, error: str) -> None:
+        async with self.runtime.sessions() as session:
+            recorded = await JobRepository(session).mark_uncertain(
+                job.id, self.worker_id, error=error, now=utcnow()
+            )
+            await session.commit()
+        if recorded:
+            logger.error("job %s (%s) is uncertain: %s", job.id, job.kind, error)
+        else:
+            logger.warning("job %s ended after its lease was lost; outcome not recorded", job.id)
+
     async def _record_failure(self, job: Job, exc: Exception) -> None:
         error = describe_error(exc)
+        if isinstance(exc, UncertainJobError):
+            # Never retried by itself: only a person may choose to send again.
+            await self._record_uncertain(job, error)
+            return
         if isinstance(exc, PermanentJobError):
             retry, wait_hint = False, None
         elif isinstance(exc, GraphAPIError):

@@ -107,7 +107,7 @@ async def test_retry_requeues_a_dead_job_through_the_jobs_service(
         await session.execute(
             update(Job).where(Job.id == job.id).values(state=JobState.DEAD, attempts=8)
         )
-    response = await admin.get(f"/admin/job/action/retry?pks={job.id}")
+    response = await admin.post(f"/admin/job/action/retry?pks={job.id}")
     assert response.status_code == 303
     retried = await _job(runtime)
     assert (retried.state, retried.attempts) == (JobState.QUEUED, 0)
@@ -121,7 +121,7 @@ async def test_retrying_a_job_that_cannot_be_retried_says_why(
     job = await _job(runtime)
     async with runtime.sessions.begin() as session:
         await session.execute(update(Job).where(Job.id == job.id).values(state=JobState.DONE))
-    await admin.get(f"/admin/job/action/retry?pks={job.id},999")
+    await admin.post(f"/admin/job/action/retry?pks={job.id},999")
     page = await admin.get("/admin/job/list")
     assert f"job {job.id} is done; only dead or queued jobs can be retried" in page.text
     assert "no job with id 999" in page.text
