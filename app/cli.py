@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from app.autoreply.rules import BusinessHours, InvalidBusinessHours
-from app.config import MissingSecretsError, Settings, check_production, fill_development_secrets
+from app.config import MissingSecretsError, Settings, check_production
+from app.dev_secrets import DEV_SECRETS_FILE, fill_and_keep_development_secrets
 from app.log import configure_logging
 from app.migrate import upgrade_database
 from app.serve import CannotServe, share_with_workers
@@ -41,20 +43,38 @@ def _load_settings() -> Settings:
         check_production(settings)
         if settings.away_message:
             BusinessHours.from_settings(settings)
-    except (MissingSecretsError, InvalidBusinessHours) as exc:
+        _check_admin_login(settings)
+    except (MissingSecretsError, InvalidBusinessHours, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    generated = fill_development_secrets(settings)
+    generated = fill_and_keep_development_secrets(settings, Path.cwd())
     if generated:
+        kept = (
+            f"values kept in {DEV_SECRETS_FILE} (made on the first start, reused on every start)"
+            if settings.environment == "development"
+            else "random values for this run"
+        )
         print(
-            f"{settings.environment}: these settings were not given, so random values are "
-            "used for this run:",
+            f"{settings.environment}: these settings were not given, so {kept} are used:",
             file=sys.stderr,
         )
         for name, value in generated.items():
             print(f"  {name}={value}", file=sys.stderr)
         share_with_workers(generated)
     return settings
+
+
+def _check_admin_login(settings: Settings) -> None:
+    """Refuse an admin login that cannot work, before any process starts.
+
+    A hash pasted unquoted into a shell or .env loses every `$part`: the one-line error
+    says so, instead of a traceback from each web process.
+    """
+    if not settings.admin_username:
+        return
+    from app.admin.auth import check_password_hash
+
+    check_password_hash(settings.admin_password_hash.get_secret_value())
 
 
 def _positive_int(value: str) -> int:
@@ -71,7 +91,7 @@ def _positive_int(value: str) -> int:
 def serve(args: argparse.Namespace) -> None:
     """Migrate once, then run the web app (and, unless turned off, the worker) with uvicorn."""
     settings = _load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         run_server(
             settings,
@@ -93,7 +113,7 @@ def worker(args: argparse.Namespace) -> None:
     settings = _load_settings()
     if args.concurrency:
         settings.worker_concurrency = args.concurrency
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(run_worker(settings))
 
 
@@ -112,6 +132,22 @@ def hash_password(_args: argparse.Namespace) -> None:
         print("error: empty password", file=sys.stderr)
         raise SystemExit(2)
     print(PasswordHasher().hash(password))
+
+
+def healthcheck(_args: argparse.Namespace) -> None:
+    """Exit 0 when the server on this machine's PORT answers /healthz (the image's check)."""
+    import httpx
+
+    settings = _read_settings()
+    url = f"http://127.0.0.1:{settings.port}/healthz"
+    try:
+        healthy = httpx.get(url, timeout=3).status_code == 200
+    except httpx.HTTPError as exc:
+        print(f"unhealthy: {url}: {type(exc).__name__}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    if not healthy:
+        print(f"unhealthy: {url} did not answer 200", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,6 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser(
         "hash-password", help="print an ADMIN_PASSWORD_HASH for a password read from stdin"
     ).set_defaults(func=hash_password)
+    sub.add_parser(
+        "healthcheck", help="exit 0 when the local server answers /healthz (for containers)"
+    ).set_defaults(func=healthcheck)
     args = parser.parse_args(argv)
     args.func(args)
 

@@ -21,7 +21,9 @@ from app.jobs.worker import Worker
 from app.log import install_redaction
 from app.media.endpoints import router as media_router
 from app.messages.endpoints import router as messages_router
-from app.middleware import BodySizeLimit
+from app.metrics.endpoints import router as metrics_router
+from app.metrics.middleware import WebhookMetrics
+from app.middleware import BodySizeLimit, RequestId
 from app.outbound.endpoints import router as outbound_router
 from app.runtime import Runtime
 from app.webhook.endpoints import router as webhook_router
@@ -82,9 +84,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=UPLOAD_PATHS
     )
+    # Outside the size limit, so that a 413 is counted and carries the request id.
+    app.add_middleware(WebhookMetrics, path=f"{API_PREFIX}/webhook/")
+    app.add_middleware(RequestId)
     install_error_handlers(app)
     install_docs(app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(webhook_router, prefix=API_PREFIX)
     app.include_router(messages_router, prefix=API_PREFIX)
     app.include_router(outbound_router, prefix=API_PREFIX)
@@ -98,5 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         mount_admin(app, runtime)
     else:
+        from app.admin.off import router as admin_off_router
+
+        app.include_router(admin_off_router)
         logger.warning(ADMIN_OFF_MESSAGE)
     return app
