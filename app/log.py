@@ -12,6 +12,8 @@ import json
 import logging
 import logging.config
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -26,6 +28,20 @@ wamid: ContextVar[str | None] = ContextVar("wamid", default=None)
 CONTEXT: dict[str, ContextVar[Any]] = {"request_id": request_id, "job_id": job_id, "wamid": wamid}
 # Fields a call may give with `extra=` (event_id from the webhook, job_id, wamid).
 EXTRA_FIELDS = ("event_id", "job_id", "wamid")
+
+
+
+@contextmanager
+def about_job(job: int, message: str | None) -> Iterator[None]:
+    """Lines logged inside carry the job's id and, when it is about one, the wamid."""
+    job_token = job_id.set(job)
+    wamid_token = wamid.set(message)
+    try:
+        yield
+    finally:
+        wamid.reset(wamid_token)
+        job_id.reset(job_token)
+
 
 # The webhook handshake carries the verify token in its query string; access logs
 # would print it.

@@ -27,7 +27,7 @@ from app.db import utcnow
 from app.jobs.exceptions import PermanentJobError
 from app.jobs.handlers import HANDLERS, ON_DEAD, DeadHook, JobHandler
 from app.jobs.repository import JOBS_ENQUEUED, LEASE_LOST_ERROR, JobRepository
-from app.log import install_redaction
+from app.log import about_job, install_redaction
 from app.models import Job
 from app.outage import is_database_unavailable
 from app.outbound.graph import GraphAPIError
@@ -221,7 +221,10 @@ class Worker:
             return False
         # There may be more: let idle siblings look too.
         self._wake.set()
-        await self._execute(jobs[0])
+        job = jobs[0]
+        message_id = job.payload.get("message_id") if isinstance(job.payload, dict) else None
+        with about_job(job.id, message_id if isinstance(message_id, str) else None):
+            await self._execute(job)
         return True
 
     async def _execute(self, job: Job) -> None:

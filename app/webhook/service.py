@@ -200,19 +200,25 @@ def _outcomes(
 
 
 def _log(event_id: int, delivery: Delivery) -> None:
+    about = {"event_id": event_id}
     if delivery.refusal is not None:
-        logger.warning("webhook event %s refused: %s", event_id, delivery.refusal.detail)
+        logger.warning(
+            "webhook event %s refused: %s", event_id, delivery.refusal.detail, extra=about
+        )
     prepared = delivery.prepared
     if prepared is None:
         return
     for error in prepared.reported_errors:
-        logger.warning("webhook event %s reports error %s: %s", event_id, error.code, error.title)
+        logger.warning(
+            "webhook event %s reports error %s: %s", event_id, error.code, error.title, extra=about
+        )
     for field_, account in prepared.other_changes:
         logger.info(
             "webhook event %s: %r change for account %s kept in the event log",
             event_id,
             field_,
             account,
+            extra=about,
         )
     if prepared.rejections:
         first = prepared.rejections[0]
@@ -222,6 +228,7 @@ def _log(event_id: int, delivery: Delivery) -> None:
             len(prepared.rejections),
             first.path,
             first.reason,
+            extra=about,
         )
 
 
