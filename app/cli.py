@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -123,6 +124,44 @@ def migrate(_args: argparse.Namespace) -> None:
     upgrade_database(settings.database_url, settings.database_pooler)
 
 
+def _moment(value: str) -> datetime:
+    """argparse type of --since/--until: ISO 8601, UTC unless it names its offset."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date or time in ISO 8601: {value!r} (e.g. 2026-01-31 or 2026-01-31T09:00:00Z)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def replay(args: argparse.Namespace) -> None:
+    """Run the stored webhook events received since a moment through ingestion again."""
+    import asyncio
+
+    from app.events.replay import replay_received
+    from app.runtime import Runtime
+
+    settings = _read_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def run() -> None:
+        runtime = Runtime.create(settings)
+        try:
+            report = await replay_received(
+                runtime, since=args.since, until=args.until, rejected_only=args.rejected
+            )
+        finally:
+            await runtime.close()
+        print(
+            f"replayed {report.events} events: {report.new_messages} new messages, "
+            f"{report.new_statuses} new statuses; {report.still_rejected} events still "
+            "have items that cannot be stored"
+        )
+
+    asyncio.run(run())
+
+
 def hash_password(_args: argparse.Namespace) -> None:
     """Read a password and print its hash for ADMIN_PASSWORD_HASH."""
     from argon2 import PasswordHasher
@@ -176,6 +215,20 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser(
         "hash-password", help="print an ADMIN_PASSWORD_HASH for a password read from stdin"
     ).set_defaults(func=hash_password)
+    p_replay = sub.add_parser(
+        "replay",
+        help="run stored webhook events through ingestion again (idempotent)",
+    )
+    p_replay.add_argument(
+        "--since", type=_moment, required=True, help="events received at or after (ISO 8601)"
+    )
+    p_replay.add_argument(
+        "--until", type=_moment, default=None, help="events received before (ISO 8601)"
+    )
+    p_replay.add_argument(
+        "--rejected", action="store_true", help="only events with items that were not stored"
+    )
+    p_replay.set_defaults(func=replay)
     sub.add_parser(
         "healthcheck", help="exit 0 when the local server answers /healthz (for containers)"
     ).set_defaults(func=healthcheck)

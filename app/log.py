@@ -30,7 +30,6 @@ CONTEXT: dict[str, ContextVar[Any]] = {"request_id": request_id, "job_id": job_i
 EXTRA_FIELDS = ("event_id", "job_id", "wamid")
 
 
-
 @contextmanager
 def about_job(job: int, message: str | None) -> Iterator[None]:
     """Lines logged inside carry the job's id and, when it is about one, the wamid."""
