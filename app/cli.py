@@ -162,6 +162,38 @@ def replay(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
+def erase(args: argparse.Namespace) -> None:
+    """Remove everything stored about a customer's number, and say what was removed."""
+    import asyncio
+
+    from app.customers.exceptions import InvalidCustomerNumber
+    from app.customers.service import erase_customer
+    from app.runtime import Runtime
+
+    settings = _read_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def run() -> None:
+        runtime = Runtime.create(settings)
+        try:
+            async with runtime.sessions() as session:
+                report = await erase_customer(session, runtime.storage, args.phone)
+                await session.commit()
+        finally:
+            await runtime.close()
+        removed = ", ".join(
+            f"{count} {name.replace('_', ' ')}"
+            for name, count in report.model_dump(exclude={"phone_number"}).items()
+        )
+        print(f"erased {report.phone_number}: {removed}")
+
+    try:
+        asyncio.run(run())
+    except InvalidCustomerNumber as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
 def hash_password(_args: argparse.Namespace) -> None:
     """Read a password and print its hash for ADMIN_PASSWORD_HASH."""
     from argon2 import PasswordHasher
@@ -229,6 +261,11 @@ def main(argv: list[str] | None = None) -> None:
         "--rejected", action="store_true", help="only events with items that were not stored"
     )
     p_replay.set_defaults(func=replay)
+    p_erase = sub.add_parser(
+        "erase", help="remove everything stored about a customer (data-protection requests)"
+    )
+    p_erase.add_argument("--phone", required=True, help="the customer's number, any format")
+    p_erase.set_defaults(func=erase)
     sub.add_parser(
         "healthcheck", help="exit 0 when the local server answers /healthz (for containers)"
     ).set_defaults(func=healthcheck)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app.admin import ADMIN_OFF_MESSAGE
 from app.config import Settings, get_settings
 from app.conversations.endpoints import router as conversations_router
+from app.customers.endpoints import router as customers_router
 from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.events.endpoints import router as events_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media_router, prefix=API_PREFIX)
     app.include_router(jobs_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
+    app.include_router(customers_router, prefix=API_PREFIX)
     if settings.admin_enabled:
         # Imported here so that sqladmin is loaded only when the panel is on.
         from app.admin.setup import mount_admin
