@@ -118,7 +118,5 @@ class CustomerDataRepository:
         replies = await self._delete(
             AutoReplyLog, AutoReplyLog.conversation_id.in_(rows.conversation_ids)
         )
-        conversations = await self._delete(
-            Conversation, Conversation.id.in_(rows.conversation_ids)
-        )
+        conversations = await self._delete(Conversation, Conversation.id.in_(rows.conversation_ids))
         return messages, replies, conversations

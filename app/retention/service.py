@@ -67,9 +67,7 @@ async def apply_retention(runtime: Runtime, *, now: datetime) -> RetentionResult
     events = jobs = media = 0
     if settings.retention_raw_events_days:
         cutoff = now - timedelta(days=settings.retention_raw_events_days)
-        events = await _in_batches(
-            runtime, lambda r: r.delete_events_before(cutoff, limit=BATCH)
-        )
+        events = await _in_batches(runtime, lambda r: r.delete_events_before(cutoff, limit=BATCH))
     if settings.retention_finished_jobs_days:
         cutoff = now - timedelta(days=settings.retention_finished_jobs_days)
         jobs = await _in_batches(
