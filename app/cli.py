@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
@@ -17,6 +19,11 @@ from app.log import configure_logging
 from app.migrate import upgrade_database
 from app.serve import CannotServe, share_with_workers
 from app.serve import serve as run_server
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+T = TypeVar("T")
 
 
 def _read_settings() -> Settings:
@@ -135,63 +142,63 @@ def _moment(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def replay(args: argparse.Namespace) -> None:
-    """Run the stored webhook events received since a moment through ingestion again."""
+def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run `work` on a Runtime of the environment's settings, closed afterwards."""
     import asyncio
 
-    from app.events.replay import replay_received
     from app.runtime import Runtime
 
     settings = _read_settings()
     configure_logging(settings.log_level, settings.log_format)
 
-    async def run() -> None:
+    async def run() -> T:
         runtime = Runtime.create(settings)
         try:
-            report = await replay_received(
-                runtime, since=args.since, until=args.until, rejected_only=args.rejected
-            )
+            return await work(runtime)
         finally:
             await runtime.close()
-        print(
-            f"replayed {report.events} events: {report.new_messages} new messages, "
-            f"{report.new_statuses} new statuses; {report.still_rejected} events still "
-            "have items that cannot be stored"
-        )
 
-    asyncio.run(run())
+    return asyncio.run(run())
+
+
+def replay(args: argparse.Namespace) -> None:
+    """Run the stored webhook events received since a moment through ingestion again."""
+    from app.events.replay import replay_received
+
+    report = _with_runtime(
+        lambda runtime: replay_received(
+            runtime, since=args.since, until=args.until, rejected_only=args.rejected
+        )
+    )
+    print(
+        f"replayed {report.events} events: {report.new_messages} new messages, "
+        f"{report.new_statuses} new statuses; {report.still_rejected} events still "
+        "have items that cannot be stored"
+    )
 
 
 def erase(args: argparse.Namespace) -> None:
     """Remove everything stored about a customer's number, and say what was removed."""
-    import asyncio
-
     from app.customers.exceptions import InvalidCustomerNumber
+    from app.customers.schemas import ErasureReport
     from app.customers.service import erase_customer
-    from app.runtime import Runtime
 
-    settings = _read_settings()
-    configure_logging(settings.log_level, settings.log_format)
-
-    async def run() -> None:
-        runtime = Runtime.create(settings)
-        try:
-            async with runtime.sessions() as session:
-                report = await erase_customer(session, runtime.storage, args.phone)
-                await session.commit()
-        finally:
-            await runtime.close()
-        removed = ", ".join(
-            f"{count} {name.replace('_', ' ')}"
-            for name, count in report.model_dump(exclude={"phone_number"}).items()
-        )
-        print(f"erased {report.phone_number}: {removed}")
+    async def work(runtime: Runtime) -> ErasureReport:
+        async with runtime.sessions() as session:
+            report = await erase_customer(session, runtime.storage, args.phone)
+            await session.commit()
+        return report
 
     try:
-        asyncio.run(run())
+        report = _with_runtime(work)
     except InvalidCustomerNumber as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         raise SystemExit(2) from exc
+    removed = ", ".join(
+        f"{count} {name.replace('_', ' ')}"
+        for name, count in report.model_dump(exclude={"phone_number"}).items()
+    )
+    print(f"erased {report.phone_number}: {removed}")
 
 
 def hash_password(_args: argparse.Namespace) -> None:

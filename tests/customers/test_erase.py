@@ -12,6 +12,7 @@ from sqlalchemy import update
 from app import cli
 from app.models import Message
 from app.runtime import Runtime
+from tests.support.commands import command_environment
 from tests.support.databases import TestDatabase
 from tests.support.payloads import (
     CUSTOMER_NUMBER,
@@ -109,10 +110,7 @@ def test_erase_command_reports_what_it_removed(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ENVIRONMENT", "test")
-    monkeypatch.setenv("DATABASE_URL", database.url)
-    monkeypatch.setenv("MEDIA_DIR", str(customer_data.parent))
+    command_environment(monkeypatch, tmp_path, database.url, MEDIA_DIR=str(customer_data.parent))
     cli.main(["erase", "--phone", WRITTEN])
     out = capsys.readouterr().out
     assert out.startswith(f"erased {CUSTOMER_NUMBER}: 1 conversations, 2 messages, 1 statuses")

@@ -13,6 +13,7 @@ from app.events.replay import replay_event, replay_received
 from app.events.repository import EventRepository
 from app.runtime import Runtime
 from tests.support.clock import WEDNESDAY_NOON
+from tests.support.commands import command_environment
 from tests.support.databases import TestDatabase
 from tests.support.payloads import (
     deliver,
@@ -115,9 +116,7 @@ def test_replay_command_runs_the_events_since_a_moment(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ENVIRONMENT", "test")
-    monkeypatch.setenv("DATABASE_URL", database.url)
+    command_environment(monkeypatch, tmp_path, database.url)
     cli.main(["replay", "--since", "2026-03-01", "--rejected"])
     assert "replayed 1 events: 1 new messages, 0 new statuses" in capsys.readouterr().out
 
