@@ -135,6 +135,16 @@ class Settings(BaseSettings):
     # Web processes of `serve` (platforms such as Heroku set it from the instance size).
     web_concurrency: int = Field(default=1, ge=1)
     log_level: str = "info"
+    # "json": one JSON object per line (app.log); plain text is for reading in a terminal.
+    log_format: Literal["text", "json"] = "text"
+    # A bearer token that opens only /metrics (API keys open it too).
+    metrics_token: SecretStr = SecretStr("")
+
+    # Retention (days; 0 keeps forever), applied by a periodic job (app.retention).
+    retention_raw_events_days: int = Field(default=30, ge=0)
+    retention_finished_jobs_days: int = Field(default=14, ge=0)
+    retention_media_days: int = Field(default=365, ge=0)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("api_keys", "call_keywords", "trusted_proxies", mode="before")
     @classmethod

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import log
 
 # Longer query strings are refused (422): no parameter of the service needs this much.
 MAX_QUERY_BYTES = 16 * 1024
@@ -121,3 +125,39 @@ class BodySizeLimit:
         except BodyTooLarge:
             if not started:
                 await self._reject(send)
+
+
+# A request id a client may choose: short, printable, no spaces (it goes into logs).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+
+
+class RequestId:
+    """Give each request an id: the client's X-Request-ID when usable, else a new one.
+
+    The id is in every log line written while the request runs (app.log.request_id) and
+    in the answer's X-Request-ID header, so a client's report finds the server's lines.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
+            "latin-1"
+        )
+        value = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        header = (b"x-request-id", value.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        token = log.request_id.set(value)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.request_id.reset(token)

@@ -65,6 +65,8 @@ class MediaState:
     PENDING = "pending"
     STORED = "stored"
     FAILED = "failed"
+    # Deleted when its retention time (RETENTION_MEDIA_DAYS) was over.
+    EXPIRED = "expired"
 
 
 class Conversation(Base):

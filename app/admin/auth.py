@@ -35,15 +35,21 @@ class AdminConfigError(ValueError):
 
 
 def check_password_hash(password_hash: str) -> None:
-    """Refuse a hash that argon2 cannot read, naming the command that makes a good one."""
+    """Refuse a hash that argon2 cannot read, naming the command that makes a good one.
+
+    The usual cause is quoting: in a shell, double quotes or none make every `$…` of the
+    hash a variable, so the message (one line) says to single-quote it.
+    """
     from argon2 import extract_parameters
 
     try:
         extract_parameters(password_hash)
     except InvalidHashError as exc:
         raise AdminConfigError(
-            "ADMIN_PASSWORD_HASH is not an argon2 hash; make one with "
-            "`whatsapp-inbox hash-password`"
+            "ADMIN_PASSWORD_HASH is not an argon2 hash: make one with "
+            "`whatsapp-inbox hash-password` and put it in single quotes "
+            "(ADMIN_PASSWORD_HASH='$argon2id$v=19$…'), or the shell replaces each $… with "
+            "a variable"
         ) from exc
 
 

@@ -22,6 +22,8 @@ from app.admin.base import DateBoundFilter, InboxModelView, format_time, pretty_
 from app.admin.media import media_markup, media_response
 from app.admin.repository import AdminRepository
 from app.admin.thread import THREAD_ROUTE, admin_runtime, send_reply, thread_page
+from app.events.exceptions import EventNotFound
+from app.events.replay import replay_event
 from app.jobs import kinds
 from app.jobs.exceptions import JobNotFound, JobNotRetryable, JobNotUncertain
 from app.jobs.service import retry_job, send_again
@@ -449,6 +451,34 @@ class WebhookEventAdmin(ReadOnlyView, model=WebhookEvent):
         "raw_body": _body_of,
         "rejections": _json_of("rejections"),
     }
+
+    @action(
+        name="replay",
+        label="Replay",
+        confirmation_message="Run the selected events through ingestion again? What is "
+        "already stored stays as it is; only what was not stored is added.",
+    )
+    async def replay_selected(self, request: Request) -> Response:
+        """Run the selected events through today's ingestion again (idempotent)."""
+        ids = _selected_ids(request)
+        runtime = admin_runtime(request)
+        for event_id in ids:
+            try:
+                replayed = await replay_event(runtime, event_id)
+            except EventNotFound as exc:
+                Flash.error(request, f"{exc.detail}.")
+                continue
+            still = (
+                "it is still not a WhatsApp webhook"
+                if replayed.refused
+                else f"{replayed.rejected_items} items still rejected"
+            )
+            Flash.success(
+                request,
+                f"Replayed event {event_id}: {replayed.new_messages} new messages, "
+                f"{replayed.new_statuses} new statuses; {still}.",
+            )
+        return _back(request, self.identity)
 
 
 VIEWS: tuple[type[InboxModelView], ...] = (

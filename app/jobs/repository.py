@@ -58,6 +58,35 @@ class JobRepository:
         self.session.info[JOBS_ENQUEUED] = True
         return job
 
+    async def enqueue_unless_recent(
+        self, kind: str, *, since: datetime, now: datetime, max_attempts: int
+    ) -> bool:
+        """Enqueue a job of `kind` (empty payload) unless one was created since `since`.
+
+        For periodic work: each process checks, and the first to find none due enqueues
+        it. Two that check at the same moment may both enqueue; periodic handlers are
+        idempotent, so that costs one extra run.
+        """
+        recent = await self.session.scalar(
+            select(Job.id).where(Job.kind == kind, Job.created_at >= since).limit(1)
+        )
+        if recent is not None:
+            return False
+        self.session.add(
+            Job(
+                kind=kind,
+                payload={},
+                state=JobState.QUEUED,
+                max_attempts=max_attempts,
+                run_after=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await self.session.flush()
+        self.session.info[JOBS_ENQUEUED] = True
+        return True
+
     async def enqueue_many(
         self,
         kind: str,

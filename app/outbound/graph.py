@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.config import Settings
+from app.metrics.registry import graph_called
 
 # Rate and capacity errors, and transient ones: waiting and trying again can help.
 RETRYABLE_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131056, 131057})
@@ -202,7 +203,17 @@ class GraphClient:
     def _url(self, path: str) -> str:
         return f"{self._settings.graph_base}/{path.lstrip('/')}"
 
-    async def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    async def _request(self, endpoint: str, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """Call `url`; count the call under `endpoint` (a fixed name, never the URL)."""
+        try:
+            data = await self._call(method, url, **kwargs)
+        except GraphAPIError as exc:
+            graph_called(endpoint, exc)
+            raise
+        graph_called(endpoint, None)
+        return data
+
+    async def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = await self._http.request(method, url, headers=self._auth(url), **kwargs)
         except httpx.TimeoutException as exc:
@@ -226,16 +237,20 @@ class GraphClient:
     async def send_message(self, phone_number_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST /{phone_number_id}/messages; returns Meta's answer (contacts, messages)."""
         body = {"messaging_product": "whatsapp", **payload}
-        return await self._request("POST", self._url(f"{phone_number_id}/messages"), json=body)
+        return await self._request(
+            "messages", "POST", self._url(f"{phone_number_id}/messages"), json=body
+        )
 
     async def mark_read(self, phone_number_id: str, message_id: str) -> dict[str, Any]:
         """Tell Meta that an inbound message was read (blue ticks for the customer)."""
         body = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
-        return await self._request("POST", self._url(f"{phone_number_id}/messages"), json=body)
+        return await self._request(
+            "messages", "POST", self._url(f"{phone_number_id}/messages"), json=body
+        )
 
     async def get_media(self, media_id: str) -> MediaInfo:
         """GET /{media-id}: the short-lived download URL and what Meta knows of the file."""
-        data = await self._request("GET", self._url(media_id))
+        data = await self._request("media_info", "GET", self._url(media_id))
         url = data.get("url")
         if not isinstance(url, str):
             raise GraphAPIError(f"no download URL for media {media_id}", retryable=False)
@@ -258,11 +273,17 @@ class GraphClient:
                     raise error_from_response(response, secret=self._token)
                 yield response
         except httpx.TimeoutException as exc:
-            raise GraphAPIError("the media download timed out", retryable=True) from exc
+            error = GraphAPIError("the media download timed out", retryable=True)
+            graph_called("media_download", error)
+            raise error from exc
         except httpx.TransportError as exc:
-            raise GraphAPIError(
-                f"could not download media: {type(exc).__name__}", retryable=True
-            ) from exc
+            error = GraphAPIError(f"could not download media: {type(exc).__name__}", retryable=True)
+            graph_called("media_download", error)
+            raise error from exc
+        except GraphAPIError as exc:
+            graph_called("media_download", exc)
+            raise
+        graph_called("media_download", None)
 
     async def upload_media(
         self, phone_number_id: str, filename: str, content_type: str, content: bytes | IO[bytes]
@@ -272,6 +293,7 @@ class GraphClient:
         `content` may be an open file, which httpx sends in chunks instead of whole.
         """
         data = await self._request(
+            "media_upload",
             "POST",
             self._url(f"{phone_number_id}/media"),
             data={"messaging_product": "whatsapp", "type": content_type},

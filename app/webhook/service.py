@@ -109,9 +109,25 @@ async def store(
     committed here: the caller commits it all at once, so a database failure stores
     nothing and Meta's retry finds a clean slate.
     """
-    event_ids = await EventRepository(session).add_many([_event_row(d) for d in deliveries])
+    event_ids = await EventRepository(session).add_many([event_row(d) for d in deliveries])
     for event_id, delivery in zip(event_ids, deliveries, strict=True):
         _log(event_id, delivery)
+    return await store_items(session, settings, deliveries, event_ids)
+
+
+async def store_items(
+    session: AsyncSession,
+    settings: Settings,
+    deliveries: list[Delivery],
+    event_ids: list[int],
+    *,
+    auto_reply: bool = True,
+) -> list[IngestResult | Refused]:
+    """Store what deliveries already in the event log carry (`store` without the log).
+
+    Idempotent like every write here: a replayed event adds only what is not stored yet.
+    `auto_reply` False plans no automatic replies (a replay may be days late for them).
+    """
     readable = [(i, d.prepared) for i, d in enumerate(deliveries) if d.prepared is not None]
     now = max(d.received_at for d in deliveries)
     messages = await _store_messages(
@@ -120,12 +136,13 @@ async def store(
     await _open_windows_for_calls(session, [c for _, p in readable for c in p.callers], now)
     new_statuses = await _store_statuses(session, [s for _, p in readable for s in p.statuses])
     calls = [v for _, p in readable for v in p.calls]
-    await plan_replies(
-        session,
-        settings,
-        IngestResult(event_id=event_ids[0], messages=messages, new_statuses=0, calls=calls),
-        now=now,
-    )
+    if auto_reply:
+        await plan_replies(
+            session,
+            settings,
+            IngestResult(event_id=event_ids[0], messages=messages, new_statuses=0, calls=calls),
+            now=now,
+        )
     return _outcomes(deliveries, event_ids, messages, new_statuses)
 
 
@@ -135,7 +152,8 @@ async def _let_others_run(n: int) -> None:
         await asyncio.sleep(0)
 
 
-def _event_row(delivery: Delivery) -> dict[str, Any]:
+def event_row(delivery: Delivery) -> dict[str, Any]:
+    """The event log's row of a delivery: its body and what reading it found."""
     prepared = delivery.prepared
     if prepared is None:
         assert delivery.refusal is not None
@@ -200,19 +218,25 @@ def _outcomes(
 
 
 def _log(event_id: int, delivery: Delivery) -> None:
+    about = {"event_id": event_id}
     if delivery.refusal is not None:
-        logger.warning("webhook event %s refused: %s", event_id, delivery.refusal.detail)
+        logger.warning(
+            "webhook event %s refused: %s", event_id, delivery.refusal.detail, extra=about
+        )
     prepared = delivery.prepared
     if prepared is None:
         return
     for error in prepared.reported_errors:
-        logger.warning("webhook event %s reports error %s: %s", event_id, error.code, error.title)
+        logger.warning(
+            "webhook event %s reports error %s: %s", event_id, error.code, error.title, extra=about
+        )
     for field_, account in prepared.other_changes:
         logger.info(
             "webhook event %s: %r change for account %s kept in the event log",
             event_id,
             field_,
             account,
+            extra=about,
         )
     if prepared.rejections:
         first = prepared.rejections[0]
@@ -222,6 +246,7 @@ def _log(event_id: int, delivery: Delivery) -> None:
             len(prepared.rejections),
             first.path,
             first.reason,
+            extra=about,
         )
 
 
