@@ -370,6 +370,14 @@ class ConversationRepository:
             .values(last_inbound_at=_latest(Conversation.last_inbound_at, at))
         )
 
+    async def add_calls(self, conversation_id: int, count: int) -> None:
+        """Count `count` new calls on the conversation, atomically (apart from messages)."""
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(call_count=Conversation.call_count + count)
+        )
+
     async def remove_unread(self, conversation_id: int, count: int) -> None:
         """Lower unread_count by `count`, never below zero, atomically."""
         if count <= 0:
