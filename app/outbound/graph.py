@@ -190,10 +190,10 @@ class GraphClient:
         host = (parts.hostname or "").lower()
         return parts.scheme == "https" and host.endswith(META_HOST_SUFFIXES)
 
-    def _auth(self, url: str) -> dict[str, str]:
+    def _auth(self, url: str, token: str | None = None) -> dict[str, str]:
         if not self._is_meta_host(url):
             raise GraphAPIError(f"refusing to send the access token to {urlsplit(url).hostname}")
-        return {"Authorization": f"Bearer {self._token}"}
+        return {"Authorization": f"Bearer {token or self._token}"}
 
     @property
     def _token(self) -> str:
@@ -202,9 +202,15 @@ class GraphClient:
     def _url(self, path: str) -> str:
         return f"{self._settings.graph_base}/{path.lstrip('/')}"
 
-    async def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    async def _request(
+        self, method: str, url: str, *, token: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Call the Graph API with `token` (the default access token if None)."""
+        token = token or self._token
         try:
-            response = await self._http.request(method, url, headers=self._auth(url), **kwargs)
+            response = await self._http.request(
+                method, url, headers=self._auth(url, token), **kwargs
+            )
         except httpx.TimeoutException as exc:
             raise GraphAPIError("the Graph API timed out", retryable=True) from exc
         except httpx.TransportError as exc:
@@ -212,7 +218,7 @@ class GraphClient:
                 f"could not reach the Graph API: {type(exc).__name__}", retryable=True
             ) from exc
         if response.status_code >= 400:
-            raise error_from_response(response, secret=self._token)
+            raise error_from_response(response, secret=token)
         try:
             data = response.json()
         except ValueError as exc:
@@ -226,12 +232,22 @@ class GraphClient:
     async def send_message(self, phone_number_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST /{phone_number_id}/messages; returns Meta's answer (contacts, messages)."""
         body = {"messaging_product": "whatsapp", **payload}
-        return await self._request("POST", self._url(f"{phone_number_id}/messages"), json=body)
+        return await self._request(
+            "POST",
+            self._url(f"{phone_number_id}/messages"),
+            token=self._settings.access_token_for(phone_number_id),
+            json=body,
+        )
 
     async def mark_read(self, phone_number_id: str, message_id: str) -> dict[str, Any]:
         """Tell Meta that an inbound message was read (blue ticks for the customer)."""
         body = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
-        return await self._request("POST", self._url(f"{phone_number_id}/messages"), json=body)
+        return await self._request(
+            "POST",
+            self._url(f"{phone_number_id}/messages"),
+            token=self._settings.access_token_for(phone_number_id),
+            json=body,
+        )
 
     async def get_media(self, media_id: str) -> MediaInfo:
         """GET /{media-id}: the short-lived download URL and what Meta knows of the file."""
@@ -274,6 +290,7 @@ class GraphClient:
         data = await self._request(
             "POST",
             self._url(f"{phone_number_id}/media"),
+            token=self._settings.access_token_for(phone_number_id),
             data={"messaging_product": "whatsapp", "type": content_type},
             files={"file": (filename, content, content_type)},
         )

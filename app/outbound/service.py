@@ -40,6 +40,7 @@ from app.outbound.exceptions import (
 from app.outbound.graph import GraphAPIError
 from app.outbound.repository import IdempotencyKeyRepository
 from app.outbound.schemas import SendRequest, TextMessage
+from app.phone import is_user_id
 from app.runtime import Runtime
 from app.statuses.repository import StatusRepository
 
@@ -79,7 +80,11 @@ class SendOutcome:
 
 def request_fingerprint(request: SendRequest) -> str:
     """A hash of the parsed request, so key order and spacing do not make it "different"."""
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    fields = request.model_dump(mode="json")
+    # Left out when not given, so keys recorded before `from` existed still replay.
+    if fields.get("from_") is None:
+        fields.pop("from_", None)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -100,13 +105,29 @@ def check_window(conversation: Conversation | None, now: datetime) -> None:
         raise OutsideCustomerServiceWindow(last.isoformat() if last else None)
 
 
+def _sender(settings: Settings, request: SendRequest, conversation: Conversation | None) -> str:
+    """The phone_number_id a send leaves from: the conversation's number (a reply goes out
+    from the number the customer wrote to), else `from`, else the default number."""
+    named = settings.business_number(request.from_).id if request.from_ is not None else None
+    if conversation is not None and conversation.phone_number_id:
+        if named is not None and named != conversation.phone_number_id:
+            raise InvalidSendRequest(
+                f"from: conversation {conversation.id} is with business number "
+                f"{settings.number_named(conversation.phone_number_id).name}; its replies "
+                "go out from that number (leave `from` out, or name that number)"
+            )
+        return conversation.phone_number_id
+    return named or settings.whatsapp_phone_number_id
+
+
 async def resolve_recipient(
     session: AsyncSession, settings: Settings, request: SendRequest, *, now: datetime
 ) -> Recipient:
     """Find the request's conversation and apply the 24-hour rule to free-form messages.
 
-    A template may go to a number with no conversation yet; the conversation is then
-    created when the sent message is stored.
+    `to` names a customer by number or by business-scoped user id, on the number given
+    in `from` (or the default one). A template may go to a customer with no conversation
+    yet; the conversation is then created when the sent message is stored.
     """
     conversations = ConversationRepository(session)
     conversation: Conversation | None
@@ -116,17 +137,20 @@ async def resolve_recipient(
             raise ConversationNotFound.by_id(request.conversation_id)
     else:
         assert request.to is not None
-        conversation = await conversations.get_by_phone_number(
-            settings.whatsapp_phone_number_id, request.to
-        )
+        from_id = _sender(settings, request, None)
+        conversation = await conversations.get_by_customer(from_id, request.to)
+    phone_number_id = _sender(settings, request, conversation)
     if not request.is_template:
         check_window(conversation, now)
     if conversation is None:
-        return Recipient(settings.whatsapp_phone_number_id, None, request.to, None)
+        assert request.to is not None
+        if is_user_id(request.to):
+            return Recipient(phone_number_id, None, None, request.to)
+        return Recipient(phone_number_id, None, request.to, None)
     if not conversation.phone_number and not conversation.user_id:
         raise NoRecipient(f"conversation {conversation.id} has no phone number or user id")
     return Recipient(
-        phone_number_id=conversation.phone_number_id or settings.whatsapp_phone_number_id,
+        phone_number_id=phone_number_id,
         conversation_id=conversation.id,
         phone_number=conversation.phone_number,
         user_id=conversation.user_id,
