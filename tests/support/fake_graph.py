@@ -9,7 +9,8 @@ GraphClient, which sends the token only to the configured Graph host, sends it t
         ... start the service with fake.env() ...
         assert fake.sent_messages()[0]["text"]["body"] == "Hello"
 
-Endpoints (every one needs `Authorization: Bearer <access token>`, else 401 code 190):
+Endpoints (every one needs `Authorization: Bearer <access token>`, else 401 code 190;
+a business number given a token of its own with `number_token` needs that one):
 
 - POST /{version}/{phone_number_id}/messages: a send (answers a new wamid) or, with
   {"status": "read"}, a read receipt (answers {"success": true});
@@ -136,6 +137,8 @@ class FakeGraph:
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._ids = itertools.count(1)
+        # Business numbers with an access token of their own (another app's).
+        self._number_tokens: dict[str, str] = {}
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -297,8 +300,16 @@ class FakeGraph:
             return JSONResponse(failure.body, status_code=failure.status, headers=failure.headers)
         return None
 
+    def number_token(self, phone_number_id: str, token: str) -> None:
+        """Make sends from `phone_number_id` need `token` instead of the default one."""
+        with self._lock:
+            self._number_tokens[phone_number_id] = token
+
     def _authorized(self, request: Request) -> bool:
-        return request.headers.get("authorization") == f"Bearer {self.access_token}"
+        number = request.path_params.get("phone_number_id", "")
+        with self._lock:
+            token = self._number_tokens.get(number, self.access_token)
+        return request.headers.get("authorization") == f"Bearer {token}"
 
     @staticmethod
     def _unauthorized() -> JSONResponse:
