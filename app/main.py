@@ -21,6 +21,7 @@ from app.jobs.endpoints import router as jobs_router
 from app.jobs.worker import Worker
 from app.log import install_redaction
 from app.media.endpoints import router as media_router
+from app.message_templates.endpoints import router as templates_router
 from app.messages.endpoints import router as messages_router
 from app.middleware import BodySizeLimit
 from app.outbound.endpoints import router as outbound_router
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(calls_router, prefix=API_PREFIX)
+    app.include_router(templates_router, prefix=API_PREFIX)
     if settings.admin_enabled:
         # Imported here so that sqladmin is loaded only when the panel is on.
         from app.admin.setup import mount_admin

@@ -75,7 +75,14 @@ Formatters = dict[MODEL_ATTR, COLUMN_FORMATTER_TYPE]
 
 JOB_STATES = [(s, s) for s in (JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.DEAD)]
 JOB_KINDS = [
-    (k, k) for k in (kinds.MEDIA_DOWNLOAD, kinds.SEND_MESSAGE, kinds.READ_RECEIPT, kinds.AUTO_REPLY)
+    (k, k)
+    for k in (
+        kinds.MEDIA_DOWNLOAD,
+        kinds.SEND_MESSAGE,
+        kinds.READ_RECEIPT,
+        kinds.AUTO_REPLY,
+        kinds.TEMPLATE_SYNC,
+    )
 ]
 
 

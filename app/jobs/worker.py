@@ -14,7 +14,7 @@ import random
 import signal
 import socket
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import utcnow
 from app.jobs.exceptions import PermanentJobError
-from app.jobs.handlers import HANDLERS, ON_DEAD, DeadHook, JobHandler
+from app.jobs.handlers import HANDLERS, ON_DEAD, ON_START, DeadHook, JobHandler, StartHook
 from app.jobs.repository import JOBS_ENQUEUED, LEASE_LOST_ERROR, JobRepository
 from app.log import install_redaction
 from app.models import Job
@@ -81,6 +81,7 @@ class Worker:
         *,
         handlers: Mapping[str, JobHandler] = HANDLERS,
         on_dead: Mapping[str, DeadHook] = ON_DEAD,
+        on_start: Sequence[StartHook] = ON_START,
         concurrency: int | None = None,
         worker_id: str | None = None,
         shutdown_seconds: float = DEFAULT_SHUTDOWN_SECONDS,
@@ -90,6 +91,7 @@ class Worker:
         self.runtime = runtime
         self.handlers = handlers
         self.on_dead = on_dead
+        self.on_start = on_start
         self.concurrency = max(1, concurrency or settings.worker_concurrency)
         self.worker_id = worker_id or new_worker_id()
         self.shutdown_seconds = shutdown_seconds
@@ -107,13 +109,27 @@ class Worker:
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the claiming loops in the background."""
+        """Run the start hooks, then start the claiming loops in the background."""
+        await self._run_start_hooks()
         event.listen(Session, "after_commit", self._after_commit)
         self._slots = [
             asyncio.create_task(self._slot(), name=f"job-worker-{i}")
             for i in range(self.concurrency)
         ]
         logger.info("job worker %s started (%d concurrent jobs)", self.worker_id, self.concurrency)
+
+    async def _run_start_hooks(self) -> None:
+        """Queue the first jobs of the periodic kinds; without a database, leave it to
+        the next start (the worker itself starts all the same)."""
+        if not self.on_start:
+            return
+        try:
+            async with self.runtime.sessions.begin() as session:
+                for hook in self.on_start:
+                    await hook(session, self.settings, self.runtime.clock())
+        except Exception as exc:
+            if not self._database_unavailable(exc):
+                logger.exception("job worker %s: a start hook failed", self.worker_id)
 
     async def stop(self) -> None:
         """Stop claiming, let running jobs finish for a bounded time, release the rest.

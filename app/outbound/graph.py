@@ -239,6 +239,30 @@ class GraphClient:
             json=body,
         )
 
+    async def list_templates(
+        self, business_account_id: str, *, after: str | None = None, limit: int = 100
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of GET /{waba-id}/message_templates: the templates, and the cursor of
+        the next page (None on the last one)."""
+        params: dict[str, Any] = {
+            "limit": limit,
+            "fields": "id,name,language,status,category,components,quality_score",
+        }
+        if after is not None:
+            params["after"] = after
+        data = await self._request(
+            "GET", self._url(f"{business_account_id}/message_templates"), params=params
+        )
+        templates = data.get("data")
+        if not isinstance(templates, list):
+            raise GraphAPIError("the Graph API returned no template list", retryable=True)
+        paging = data.get("paging")
+        cursors = paging.get("cursors") if isinstance(paging, dict) else None
+        following = cursors.get("after") if isinstance(cursors, dict) else None
+        has_next = isinstance(paging, dict) and bool(paging.get("next"))
+        page = [t for t in templates if isinstance(t, dict)]
+        return page, following if has_next and isinstance(following, str) else None
+
     async def mark_read(self, phone_number_id: str, message_id: str) -> dict[str, Any]:
         """Tell Meta that an inbound message was read (blue ticks for the customer)."""
         body = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}

@@ -25,6 +25,7 @@ from app.errors import DomainError
 from app.jobs import kinds
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import JobOut
+from app.message_templates.service import check_send
 from app.messages.repository import MessageRepository
 from app.messages.schemas import MessageOut
 from app.models import Conversation, Direction, IdempotencyKey, Message, MessageStatus
@@ -39,7 +40,7 @@ from app.outbound.exceptions import (
 )
 from app.outbound.graph import GraphAPIError
 from app.outbound.repository import IdempotencyKeyRepository
-from app.outbound.schemas import SendRequest, TextMessage
+from app.outbound.schemas import SendRequest, TemplateMessage, TextMessage
 from app.phone import is_user_id
 from app.runtime import Runtime
 from app.statuses.repository import StatusRepository
@@ -56,6 +57,8 @@ class Recipient:
     conversation_id: int | None
     phone_number: str | None
     user_id: str | None
+    # A template's text as the customer reads it (stored as the sent message's text).
+    rendered_text: str | None = None
 
     def graph_fields(self) -> dict[str, str]:
         """The addressing part of the Graph API payload.
@@ -142,11 +145,12 @@ async def resolve_recipient(
     phone_number_id = _sender(settings, request, conversation)
     if not request.is_template:
         check_window(conversation, now)
+    rendered = await _checked_template(session, settings, request)
     if conversation is None:
         assert request.to is not None
         if is_user_id(request.to):
-            return Recipient(phone_number_id, None, None, request.to)
-        return Recipient(phone_number_id, None, request.to, None)
+            return Recipient(phone_number_id, None, None, request.to, rendered)
+        return Recipient(phone_number_id, None, request.to, None, rendered)
     if not conversation.phone_number and not conversation.user_id:
         raise NoRecipient(f"conversation {conversation.id} has no phone number or user id")
     return Recipient(
@@ -154,7 +158,19 @@ async def resolve_recipient(
         conversation_id=conversation.id,
         phone_number=conversation.phone_number,
         user_id=conversation.user_id,
+        rendered_text=rendered,
     )
+
+
+async def _checked_template(
+    session: AsyncSession, settings: Settings, request: SendRequest
+) -> str | None:
+    """A template send's text, once checked against the synced templates; None for
+    other messages, and when no business account is configured (nothing is synced
+    then, and Meta alone judges the template)."""
+    if not isinstance(request, TemplateMessage) or not settings.whatsapp_business_account_id:
+        return None
+    return await check_send(session, request.name, request.language, request.components)
 
 
 def graph_payload(request: SendRequest, recipient: Recipient) -> dict[str, Any]:
@@ -221,6 +237,8 @@ async def store_sent(
         "raw": payload,
         **request.columns(),
     }
+    if recipient.rendered_text is not None:
+        row["text_body"] = recipient.rendered_text
     messages = MessageRepository(session)
     if wamid in await messages.insert_ignore([row]):
         await conversations.add_messages(conversation_id, count=1, unread=0, last_message_at=now)

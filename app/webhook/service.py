@@ -31,6 +31,7 @@ from app.errors import BadRequest
 from app.events.repository import EventRepository
 from app.jobs import kinds
 from app.jobs.repository import JobRepository
+from app.message_templates.service import apply_updates
 from app.messages.repository import MessageRepository
 from app.models import MediaState
 from app.statuses.repository import StatusRepository
@@ -115,6 +116,7 @@ async def store(
     )
     await store_calls(session, [c for _, p in readable for c in p.callers], now)
     new_statuses = await _store_statuses(session, [s for _, p in readable for s in p.statuses])
+    await apply_updates(session, [u for _, p in readable for u in p.template_updates])
     calls = [v for _, p in readable for v in p.calls]
     await plan_replies(
         session,
