@@ -130,7 +130,7 @@ def mismatch(expected: Sequence[Slot], components: Sequence[Mapping[str, Any]]) 
         for slot, parameter in zip(key_slots, parameters, strict=True):
             if not _kind_fits(slot, parameter):
                 got = parameter.get("type") if isinstance(parameter, Mapping) else parameter
-                return f"{slot.label} must be a {slot.kind} parameter, not {got!r}; {needs}"
+                return f"{slot.label} must be a parameter of type {slot.kind}, not {got!r}; {needs}"
     return None
 
 
