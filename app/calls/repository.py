@@ -103,11 +103,18 @@ class CallRepository:
         return (await self.session.execute(stmt)).all()
 
     async def list_in_conversation(
-        self, conversation_id: int, *, since: datetime | None = None
+        self,
+        conversation_id: int,
+        *,
+        since: datetime | None = None,
+        before: datetime | None = None,
     ) -> list[Call]:
-        """The calls of a conversation at or after `since` (all if None), oldest first."""
+        """The calls of a conversation at or after `since` and before `before` (no bound
+        where None), oldest first."""
         stmt = select(Call).where(Call.conversation_id == conversation_id)
         if since is not None:
             stmt = stmt.where(Call.timestamp >= since)
+        if before is not None:
+            stmt = stmt.where(Call.timestamp < before)
         result = await self.session.execute(stmt.order_by(Call.timestamp, Call.id))
         return list(result.scalars())

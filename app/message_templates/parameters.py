@@ -169,3 +169,31 @@ def render(template: Sequence[Any], components: Sequence[Mapping[str, Any]]) -> 
         parameters = given.get(kind.lower(), [])
         parts.append(_fill(text, names, parameters if isinstance(parameters, list) else [], named))
     return "\n\n".join(parts)
+
+
+def _parameter(slot: Slot, value: str, named: bool) -> dict[str, Any]:
+    if slot.kind in MEDIA_FORMATS.values():
+        return {"type": slot.kind, slot.kind: {"link": value}}
+    if slot.kind == "coupon_code":
+        return {"type": "coupon_code", "coupon_code": value}
+    parameter: dict[str, Any] = {"type": "text", "text": value}
+    if named:
+        parameter["parameter_name"] = slot.name
+    return parameter
+
+
+def components_for(expected: Sequence[Slot], values: Sequence[str]) -> list[dict[str, Any]]:
+    """A send's components filling the `expected` parameters with `values`, in order
+    (text, a media link, or a coupon code, as each slot needs)."""
+    named = any(not slot.name.isdigit() for slot in expected if slot.kind == "text")
+    components: dict[str, dict[str, Any]] = {}
+    for slot, value in zip(expected, values, strict=True):
+        component = components.get(slot.component)
+        if component is None:
+            component = {"type": "button" if slot.index is not None else slot.component}
+            if slot.index is not None:
+                component |= {"sub_type": slot.sub_type, "index": str(slot.index)}
+            component["parameters"] = []
+            components[slot.component] = component
+        component["parameters"].append(_parameter(slot, value, named))
+    return list(components.values())

@@ -377,6 +377,33 @@ async def send_text(runtime: Runtime, conversation_id: int, body: str, *, now: d
     return await send_now(runtime, request, now=now)
 
 
+async def send_template(
+    runtime: Runtime,
+    conversation_id: int,
+    name: str,
+    language: str,
+    components: list[dict[str, Any]],
+    *,
+    now: datetime,
+) -> Message:
+    """Send a template to a conversation (the admin panel's template picker).
+
+    Raises InvalidSendRequest, ConversationNotFound, TemplateNotSendable, or Meta's
+    error as MetaRejected / MetaUnavailable.
+    """
+    try:
+        request = TemplateMessage(
+            type="template",
+            conversation_id=conversation_id,
+            name=name,
+            language=language,
+            components=components,
+        )
+    except ValidationError as exc:
+        raise InvalidSendRequest.from_validation(exc) from exc
+    return await send_now(runtime, request, now=now)
+
+
 async def send_job(
     runtime: Runtime, request: SendRequest, job_id: int, *, now: datetime
 ) -> dict[str, Any]:
