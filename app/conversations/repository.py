@@ -402,12 +402,12 @@ class ConversationRepository:
             )
         )
 
-    async def list_ids_by_phone_number(self, phone_number: str) -> list[int]:
-        """Ids of the conversations (one per business number) with this customer number."""
+    async def list_ids_by_customer(self, customer: str) -> list[int]:
+        """Ids of the conversations (one per business number) with this customer, named
+        by number or by business-scoped user id."""
+        column = Conversation.user_id if is_user_id(customer) else Conversation.phone_number
         result = await self.session.execute(
-            select(Conversation.id)
-            .where(Conversation.phone_number == phone_number)
-            .order_by(Conversation.id)
+            select(Conversation.id).where(column == customer).order_by(Conversation.id)
         )
         return list(result.scalars())
 

@@ -234,8 +234,9 @@ class MarkReadRequest(BaseModel):
     )
     phone_number: str | None = Field(
         None,
-        max_length=32,
-        description="Every unread message from this customer number, written any way.",
+        max_length=128,
+        description="Every unread message from this customer number, written any way, "
+        "or from this business-scoped user id.",
     )
 
 

@@ -21,7 +21,7 @@ from app.messages.repository import MessageFilters, MessageRepository, ReadMark
 from app.messages.schemas import MessageListParams, MessageOut
 from app.models import Message
 from app.pagination import Cursor, Page, page_start, paginate
-from app.phone import InvalidPhoneNumber, is_user_id, normalize_phone_number
+from app.phone import InvalidPhoneNumber, is_user_id, normalize_customer
 
 LIST_NAME = "messages"
 # The columns a listed message shows, in the order of the model that documents them.
@@ -94,10 +94,10 @@ async def _conversations_to_mark(
         return [conversation_id]
     assert phone_number is not None
     try:
-        number = normalize_phone_number(phone_number)
+        number = normalize_customer(phone_number)
     except InvalidPhoneNumber as exc:
         raise InvalidMarkReadRequest(f"phone_number: {exc}") from None
-    ids = await repository.list_ids_by_phone_number(number)
+    ids = await repository.list_ids_by_customer(number)
     if not ids:
         raise ConversationNotFound.by_phone_number(number)
     return ids

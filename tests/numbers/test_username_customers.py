@@ -75,3 +75,14 @@ async def test_neither_a_number_nor_a_user_id_is_refused_saying_both_forms(
     assert (answer.status_code, sent.status_code) == (422, 422)
     assert "US.13491208655302741918" in answer.text
     assert "US.13491208655302741918" in sent.text
+
+
+async def test_mark_read_by_a_user_id_marks_their_messages(
+    client: httpx.AsyncClient, api: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    await _username_wrote(client, clock)
+
+    answer = await api.post("/api/whatsapp/mark-read/", json={"phone_number": USER_ID})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["marked"] == 1
