@@ -1,4 +1,4 @@
-"""The `whatsapp-inbox` command: serve, worker, migrate, hash-password."""
+"""The `whatsapp-inbox` command: serve, worker, migrate, templates sync, hash-password."""
 
 from __future__ import annotations
 
@@ -201,6 +201,23 @@ def erase(args: argparse.Namespace) -> None:
     print(f"erased {report.phone_number}: {removed}")
 
 
+def templates_sync(_args: argparse.Namespace) -> None:
+    """Fetch the business account's templates from Meta into the database, once."""
+    from app.errors import DomainError
+    from app.message_templates.service import sync_templates
+    from app.outbound.graph import GraphAPIError
+
+    try:
+        result = _with_runtime(lambda runtime: sync_templates(runtime, now=runtime.clock()))
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    except GraphAPIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    print(f"synced {result.templates} templates ({result.pages} pages)")
+
+
 def hash_password(_args: argparse.Namespace) -> None:
     """Read a password and print its hash for ADMIN_PASSWORD_HASH."""
     from argon2 import PasswordHasher
@@ -251,6 +268,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     p_worker.set_defaults(func=worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
+    p_templates = sub.add_parser("templates", help="message templates")
+    templates_sub = p_templates.add_subparsers(dest="templates_command", required=True)
+    templates_sub.add_parser(
+        "sync", help="fetch the templates of WHATSAPP_BUSINESS_ACCOUNT_ID from Meta"
+    ).set_defaults(func=templates_sync)
     sub.add_parser(
         "hash-password", help="print an ADMIN_PASSWORD_HASH for a password read from stdin"
     ).set_defaults(func=hash_password)

@@ -8,11 +8,12 @@ from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.business_numbers import BusinessNumber, check_numbers, find_number
 from app.pooler import Pooler, url_flag
 
 DEFAULT_API_VERSION = "v25.0"
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
     whatsapp_verify_token: SecretStr = SecretStr("")
     whatsapp_access_token: SecretStr = SecretStr("")
     whatsapp_phone_number_id: str = ""
+    # Several business numbers (JSON); the first is the default. WHATSAPP_PHONE_NUMBER_ID
+    # alone is a list of one.
+    whatsapp_phone_numbers: list[BusinessNumber] = Field(default_factory=list)
+    whatsapp_business_account_id: str = ""
+    template_sync_interval_seconds: float = Field(default=3600.0, gt=0)
     whatsapp_api_version: str = DEFAULT_API_VERSION
     graph_api_base_url: str = "https://graph.facebook.com"
     graph_timeout_seconds: float = 15.0
@@ -199,6 +205,45 @@ class Settings(BaseSettings):
             raise ValueError("not a database URL (e.g. postgresql://user@host/db)") from exc
         url_flag(url)
         return value
+
+    @field_validator("whatsapp_phone_numbers")
+    @classmethod
+    def _distinct_numbers(cls, value: list[BusinessNumber]) -> list[BusinessNumber]:
+        return check_numbers(value)
+
+    @model_validator(mode="after")
+    def _default_number(self) -> Settings:
+        """WHATSAPP_PHONE_NUMBER_ID is the default number, and the list's first if unset."""
+        ids = [number.id for number in self.whatsapp_phone_numbers]
+        if not self.whatsapp_phone_number_id and ids:
+            self.whatsapp_phone_number_id = ids[0]
+        elif self.whatsapp_phone_number_id and not ids:
+            self.whatsapp_phone_numbers = [BusinessNumber(id=self.whatsapp_phone_number_id)]
+        elif ids and self.whatsapp_phone_number_id not in ids:
+            raise ValueError(
+                "WHATSAPP_PHONE_NUMBER_ID must be one of the ids in WHATSAPP_PHONE_NUMBERS"
+            )
+        return self
+
+    def business_number(self, id_or_label: str) -> BusinessNumber:
+        """The configured number with this phone_number_id or label (UnknownBusinessNumber
+        otherwise)."""
+        return find_number(self.whatsapp_phone_numbers, id_or_label)
+
+    def number_named(self, phone_number_id: str) -> BusinessNumber:
+        """The configured number with this id, or one known only by its id (a number
+        that was configured once and is no longer)."""
+        for number in self.whatsapp_phone_numbers:
+            if number.id == phone_number_id:
+                return number
+        return BusinessNumber(id=phone_number_id or "unknown")
+
+    def access_token_for(self, phone_number_id: str) -> str:
+        """The token to call the Graph API about this number: its own, or the default."""
+        for number in self.whatsapp_phone_numbers:
+            if number.id == phone_number_id and number.access_token is not None:
+                return number.access_token.get_secret_value()
+        return self.whatsapp_access_token.get_secret_value()
 
     @property
     def is_production(self) -> bool:

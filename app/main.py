@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.admin import ADMIN_OFF_MESSAGE
+from app.calls.endpoints import router as calls_router
 from app.config import Settings, get_settings
 from app.conversations.endpoints import router as conversations_router
 from app.customers.endpoints import router as customers_router
@@ -21,6 +22,7 @@ from app.jobs.endpoints import router as jobs_router
 from app.jobs.worker import Worker
 from app.log import install_redaction
 from app.media.endpoints import router as media_router
+from app.message_templates.endpoints import router as templates_router
 from app.messages.endpoints import router as messages_router
 from app.metrics.endpoints import router as metrics_router
 from app.metrics.middleware import WebhookMetrics
@@ -108,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(customers_router, prefix=API_PREFIX)
+    app.include_router(calls_router, prefix=API_PREFIX)
+    app.include_router(templates_router, prefix=API_PREFIX)
     if settings.admin_enabled:
         # Imported here so that sqladmin is loaded only when the panel is on.
         from app.admin.setup import mount_admin

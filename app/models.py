@@ -87,6 +87,8 @@ class Conversation(Base):
     notes: Mapped[str] = mapped_column(SafeText(), default="")
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Calls are counted apart from messages: a call is no message to read or answer.
+    call_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -173,6 +175,70 @@ class MessageStatusUpdate(Base):
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.status}"
+
+
+class CallStatus:
+    """Where a call is: ringing or connected, then completed (answered) or missed."""
+
+    RINGING = "ringing"
+    CONNECTED = "connected"
+    COMPLETED = "completed"
+    MISSED = "missed"
+
+
+class Call(Base):
+    """A WhatsApp call with a customer, stored once per call id (Meta's `wacid`).
+
+    Meta reports a call as several events (connect, terminate); each one updates the
+    same row, in whatever order they arrive.
+    """
+
+    __tablename__ = "whatsapp_call"
+    __table_args__ = (
+        Index("ix_call_timestamp_id", "timestamp", "id"),
+        Index("ix_call_conversation_timestamp", "conversation_id", "timestamp", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(255), unique=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("whatsapp_whatsappconversation.id", ondelete="SET NULL")
+    )
+    phone_number_id: Mapped[str] = mapped_column(String(64), default="")
+    phone_number: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    direction: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def __str__(self) -> str:
+        return self.call_id
+
+
+class MessageTemplate(Base):
+    """A message template of the WhatsApp Business Account, as Meta last described it."""
+
+    __tablename__ = "whatsapp_messagetemplate"
+    __table_args__ = (UniqueConstraint("name", "language"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    template_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(512))
+    language: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    quality_score: Mapped[str | None] = mapped_column(String(32))
+    components: Mapped[Any] = mapped_column(SafeJSON(), default=list)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
 
 
 class WebhookEvent(Base):

@@ -55,3 +55,27 @@ def partial_number_digits(text: str) -> str | None:
     """
     compact = _SEPARATORS.sub("", text.strip()).removeprefix("+")
     return compact if compact.isascii() and compact.isdigit() else None
+
+
+# Meta's business-scoped user id: a country code, a dot, and letters and digits
+# (`US.13491208655302741918`), for customers who use a username instead of a number.
+_USER_ID = re.compile(r"^[A-Z]{2}\.[A-Za-z0-9]{1,125}$")
+
+
+def is_user_id(value: str) -> bool:
+    """Whether `value` is a business-scoped user id rather than a phone number."""
+    return _USER_ID.match(value) is not None
+
+
+def normalize_customer(value: str) -> str:
+    """A customer as Meta names them: a user id as given (`US.1349…`), else the number
+    in Meta's form; InvalidPhoneNumber (saying both forms) when it is neither."""
+    stripped = value.strip()
+    if is_user_id(stripped):
+        return stripped
+    try:
+        return normalize_phone_number(value)
+    except InvalidPhoneNumber as exc:
+        raise InvalidPhoneNumber(
+            f"{exc}; or give a business-scoped user id such as US.13491208655302741918"
+        ) from None

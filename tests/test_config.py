@@ -245,3 +245,56 @@ def test_web_concurrency_below_one_or_not_a_number_is_refused(
     environment.setenv("WEB_CONCURRENCY", value)
     with pytest.raises(ValidationError, match="web_concurrency"):
         Settings(_env_file=None)
+
+
+NUMBERS_JSON = (
+    '[{"id":"106540352242922","display":"+1 555 000 1111","label":"support"},'
+    '{"id":"106540352242933","display":"+1 555 000 2222","label":"sales"}]'
+)
+
+
+def test_business_numbers_are_read_as_a_json_list_whose_first_is_the_default(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    environment.setenv("WHATSAPP_PHONE_NUMBERS", NUMBERS_JSON)
+    settings = Settings(_env_file=None)
+    assert [(n.id, n.label) for n in settings.whatsapp_phone_numbers] == [
+        ("106540352242922", "support"),
+        ("106540352242933", "sales"),
+    ]
+    assert settings.whatsapp_phone_number_id == "106540352242922"
+    assert settings.business_number("sales").display == "+1 555 000 2222"
+
+
+def test_a_single_phone_number_id_is_a_list_of_one(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("WHATSAPP_PHONE_NUMBER_ID", "106540352242922")
+    (number,) = Settings(_env_file=None).whatsapp_phone_numbers
+    assert (number.id, number.label, number.access_token) == ("106540352242922", "", None)
+
+
+def test_a_label_used_twice_is_refused(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("WHATSAPP_PHONE_NUMBERS", NUMBERS_JSON.replace("sales", "support"))
+    with pytest.raises(ValidationError, match="label must appear once"):
+        Settings(_env_file=None)
+
+
+def test_a_default_number_outside_the_list_is_refused(environment: pytest.MonkeyPatch) -> None:
+    environment.setenv("WHATSAPP_PHONE_NUMBERS", NUMBERS_JSON)
+    environment.setenv("WHATSAPP_PHONE_NUMBER_ID", "999")
+    with pytest.raises(ValidationError, match="must be one of the ids"):
+        Settings(_env_file=None)
+
+
+def test_a_number_with_its_own_token_is_called_with_it_and_others_with_the_default(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    environment.setenv("WHATSAPP_ACCESS_TOKEN", "default-token")
+    environment.setenv(
+        "WHATSAPP_PHONE_NUMBERS",
+        '[{"id":"1","label":"support"},{"id":"2","label":"sales","access_token":"own"}]',
+    )
+    settings = Settings(_env_file=None)
+    assert (settings.access_token_for("1"), settings.access_token_for("2")) == (
+        "default-token",
+        "own",
+    )

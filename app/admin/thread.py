@@ -3,8 +3,10 @@ and a reply box that sends text through the same service as the API."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from markupsafe import Markup
 from sqladmin import Flash, ModelView
@@ -15,19 +17,33 @@ from starlette.responses import RedirectResponse, Response
 from app.admin.base import format_time
 from app.admin.media import media_markup
 from app.admin.repository import AdminRepository
+from app.calls.repository import CallRepository
 from app.conversations.repository import ConversationRepository
 from app.errors import DomainError
+from app.message_templates.parameters import components_for, slots
+from app.message_templates.repository import TemplateRepository
+from app.message_templates.service import APPROVED
 from app.messages.repository import MessageFilters, MessageRepository
-from app.models import Conversation, Direction, Message, MessageStatusUpdate
+from app.models import (
+    Call,
+    CallStatus,
+    Conversation,
+    Direction,
+    Message,
+    MessageStatusUpdate,
+    MessageTemplate,
+)
 from app.outbound.exceptions import OutsideCustomerServiceWindow
 from app.outbound.schemas import MAX_TEXT_BODY
-from app.outbound.service import CUSTOMER_SERVICE_WINDOW, send_text
+from app.outbound.service import CUSTOMER_SERVICE_WINDOW, send_template, send_text
 from app.pagination import Cursor, InvalidCursor, decode_cursor, encode_cursor
 from app.runtime import Runtime
 
 THREAD_TEMPLATE = "inbox/thread.html"
 THREAD_ROUTE = "admin:view-conversation-thread"
 REPLY_ROUTE = "admin:view-conversation-reply"
+TEMPLATE_ROUTE = "admin:view-conversation-send_template"
+BUSINESS_INITIATED = "BUSINESS_INITIATED"
 CURSOR_LIST = "admin-thread"
 PAGE_SIZE = 100
 
@@ -48,6 +64,39 @@ class ThreadItem:
     statuses: list[MessageStatusUpdate]
     time: str
     errors: str
+    kind: str = "message"
+
+    @property
+    def at(self) -> tuple[datetime, int, int]:
+        """Its place in the thread."""
+        return (self.message.timestamp, 1, self.message.id)
+
+
+@dataclass
+class CallItem:
+    """One call of the thread: who called, and how it ended."""
+
+    call: Call
+    outbound: bool
+    time: str
+    kind: str = "call"
+
+    @property
+    def at(self) -> tuple[datetime, int, int]:
+        """Its place in the thread (before a message of the same second)."""
+        return (self.call.timestamp, 0, self.call.id)
+
+    @property
+    def summary(self) -> str:
+        """`Missed call`, `Call, 2 min 5 s`, `Ringing call`."""
+        status = self.call.status
+        if status == CallStatus.MISSED:
+            return "Missed call"
+        if status == CallStatus.COMPLETED:
+            seconds = self.call.duration_seconds or 0
+            minutes, rest = divmod(seconds, 60)
+            return f"Call, {minutes} min {rest} s" if minutes else f"Call, {rest} s"
+        return "Call ringing"
 
 
 def error_text(errors: object) -> str:
@@ -75,6 +124,37 @@ def window_is_open(conversation: Conversation, now: datetime) -> bool:
     return closes_at is not None and closes_at > now
 
 
+def _text_of(template: MessageTemplate, kind: str) -> str:
+    for component in template.components or []:
+        if isinstance(component, dict) and str(component.get("type", "")).upper() == kind:
+            text = component.get("text")
+            return text if isinstance(text, str) else ""
+    return ""
+
+
+def picker_entry(template: MessageTemplate) -> dict[str, Any]:
+    """What the template picker knows of a template: its texts and the parameters to ask."""
+    return {
+        "key": f"{template.name}|{template.language}",
+        "name": template.name,
+        "language": template.language,
+        "category": template.category or "",
+        "header": _text_of(template, "HEADER"),
+        "body": _text_of(template, "BODY"),
+        "footer": _text_of(template, "FOOTER"),
+        "parameters": [
+            {"component": s.component, "kind": s.kind, "name": s.name, "label": s.label}
+            for s in slots(template.components or [])
+        ],
+    }
+
+
+def picker_json(templates: list[MessageTemplate]) -> Markup:
+    """The picker's templates as JSON safe inside a <script> element."""
+    text = json.dumps([picker_entry(t) for t in templates], ensure_ascii=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
 def _conversation_id(request: Request) -> int:
     pk = str(request.path_params.get("pk", ""))
     if not pk.isdigit():
@@ -90,6 +170,7 @@ async def _render(
     now: datetime,
     error: str | None = None,
     draft: str = "",
+    chosen_template: str = "",
     status_code: int = 200,
 ) -> Response:
     runtime = admin_runtime(request)
@@ -107,12 +188,28 @@ async def _render(
         )
         page = rows[:PAGE_SIZE]
         statuses = await AdminRepository(session).statuses_by_message([m.message_id for m in page])
+        # The calls between this page's oldest message (all earlier ones on the last
+        # page) and the newer page's.
+        calls = await CallRepository(session).list_in_conversation(
+            conversation_id,
+            since=page[-1].timestamp if len(rows) > PAGE_SIZE else None,
+            before=after.at if after is not None else None,
+        )
+        templates = await TemplateRepository(session).list_all(status=APPROVED)
     earlier_url = None
     if len(rows) > PAGE_SIZE:
         oldest = page[-1]
         token = encode_cursor(CURSOR_LIST, Cursor(at=oldest.timestamp, id=oldest.id))
         earlier_url = str(request.url.include_query_params(before=token))
-    items = [
+    items: list[ThreadItem | CallItem] = [
+        CallItem(
+            call=call,
+            outbound=call.direction == BUSINESS_INITIATED,
+            time=format_time(call.timestamp),
+        )
+        for call in calls
+    ]
+    items += [
         ThreadItem(
             message=message,
             outbound=message.direction == Direction.OUTBOUND,
@@ -123,6 +220,7 @@ async def _render(
         )
         for message in reversed(page)
     ]
+    items.sort(key=lambda item: item.at)
     closes_at = window_closes_at(conversation)
     context = {
         "title": conversation.contact_name or conversation.phone_number or "Conversation",
@@ -134,6 +232,11 @@ async def _render(
         "window_closes_at": format_time(closes_at),
         "last_inbound_at": format_time(conversation.last_inbound_at),
         "reply_url": request.url_for(REPLY_ROUTE, pk=str(conversation_id)),
+        "template_url": request.url_for(TEMPLATE_ROUTE, pk=str(conversation_id)),
+        "templates": [picker_entry(t) for t in templates],
+        "templates_json": picker_json(templates),
+        "chosen_template": chosen_template,
+        "business": runtime.settings.number_named(conversation.phone_number_id).name,
         "max_reply_length": MAX_TEXT_BODY,
         "error": error,
         "draft": draft,
@@ -197,4 +300,52 @@ async def send_reply(view: ModelView, request: Request) -> Response:
             status_code=exc.status_code,
         )
     Flash.success(request, "Reply sent.")
+    return RedirectResponse(request.url_for(THREAD_ROUTE, pk=str(conversation_id)), status_code=303)
+
+
+async def send_template_reply(view: ModelView, request: Request) -> Response:
+    """Send the template chosen in the picker, its parameters filled in from the form.
+
+    Back to the thread, or the thread with what went wrong (and its status code): no
+    template chosen, one that is no longer approved, a parameter left empty, or any
+    refusal of the send service.
+    """
+    conversation_id = _conversation_id(request)
+    runtime = admin_runtime(request)
+    now = runtime.clock()
+    form = await request.form()
+    chosen = str(form.get("template", ""))
+    values = [str(value).strip() for value in form.getlist("param")]
+    name, _, language = chosen.partition("|")
+
+    async def refused(message: str, status_code: int) -> Response:
+        return await _render(
+            view,
+            request,
+            conversation_id,
+            now=now,
+            error=f"Template not sent: {message}",
+            chosen_template=chosen,
+            status_code=status_code,
+        )
+
+    async with runtime.sessions() as session:
+        template = await TemplateRepository(session).get(name, language) if name else None
+    if template is None or template.status != APPROVED:
+        return await refused("choose one of the approved templates.", 400)
+    expected = slots(template.components or [])
+    if len(values) != len(expected) or not all(values):
+        return await refused("fill in every parameter.", 400)
+    try:
+        await send_template(
+            runtime,
+            conversation_id,
+            template.name,
+            template.language,
+            components_for(expected, values),
+            now=now,
+        )
+    except DomainError as exc:
+        return await refused(exc.detail, exc.status_code)
+    Flash.success(request, "Template sent.")
     return RedirectResponse(request.url_for(THREAD_ROUTE, pk=str(conversation_id)), status_code=303)

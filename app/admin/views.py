@@ -21,7 +21,13 @@ from starlette.responses import RedirectResponse, Response
 from app.admin.base import DateBoundFilter, InboxModelView, format_time, pretty_json, shorten
 from app.admin.media import media_markup, media_response
 from app.admin.repository import AdminRepository
-from app.admin.thread import THREAD_ROUTE, admin_runtime, send_reply, thread_page
+from app.admin.thread import (
+    THREAD_ROUTE,
+    admin_runtime,
+    send_reply,
+    send_template_reply,
+    thread_page,
+)
 from app.events.exceptions import EventNotFound
 from app.events.replay import replay_event
 from app.jobs import kinds
@@ -88,7 +94,14 @@ JOB_STATES = [
     )
 ]
 JOB_KINDS = [
-    (k, k) for k in (kinds.MEDIA_DOWNLOAD, kinds.SEND_MESSAGE, kinds.READ_RECEIPT, kinds.AUTO_REPLY)
+    (k, k)
+    for k in (
+        kinds.MEDIA_DOWNLOAD,
+        kinds.SEND_MESSAGE,
+        kinds.READ_RECEIPT,
+        kinds.AUTO_REPLY,
+        kinds.TEMPLATE_SYNC,
+    )
 ]
 
 
@@ -121,6 +134,17 @@ def _thread_link(model: Any, _attribute: str, request: Request) -> Markup:
         return Markup("")
     url = request.url_for(THREAD_ROUTE, pk=str(conversation_id))
     return Markup('<a class="inbox-thread-link" href="{}">Open thread</a>').format(url)
+
+
+def _business_number(model: Any, _attribute: str, request: Request) -> str:
+    """The business number's label and number as configured (its id if unknown)."""
+    return admin_runtime(request).settings.number_named(model.phone_number_id).name
+
+
+def _customer(model: Any, _attribute: str) -> str:
+    """The customer's number, or their business-scoped user id when Meta withholds it."""
+    number = model.from_number if isinstance(model, Message) else model.phone_number
+    return str(number or model.user_id or "")
 
 
 def _direction(model: Any, _attribute: str) -> str:
@@ -167,6 +191,7 @@ class MessageAdmin(InboxModelView, model=Message):
         "thread": "Thread",
     }
     column_formatters: ClassVar[Formatters] = {
+        "from_number": _customer,
         "text_body": lambda m, _a: shorten(
             m.text_body or m.caption or m.location_name or m.location_address or m.filename
         ),
@@ -176,6 +201,7 @@ class MessageAdmin(InboxModelView, model=Message):
     column_searchable_list: ClassVar[list[MODEL_ATTR]] = [
         "from_number",
         "to_number",
+        "user_id",
         "from_name",
         "text_body",
         "caption",
@@ -239,20 +265,26 @@ class ConversationAdmin(InboxModelView, model=Conversation):
     column_list: ClassVar[list[MODEL_ATTR]] = [
         "contact_name",
         "phone_number",
+        "phone_number_id",
         "message_count",
         "unread_count",
+        "call_count",
         "last_message_at",
         "thread",
     ]
     column_labels: ClassVar[dict[MODEL_ATTR, str]] = {
         "contact_name": "Contact",
         "phone_number": "Number",
+        "phone_number_id": "Business number",
         "message_count": "Messages",
         "unread_count": "Unread",
+        "call_count": "Calls",
         "last_message_at": "Last activity",
         "thread": "Thread",
     }
     column_formatters: ClassVar[Formatters] = {
+        "phone_number": _customer,
+        "phone_number_id": _business_number,
         "last_message_at": _time_of("last_message_at"),
         "thread": _thread_link,
     }
@@ -269,6 +301,7 @@ class ConversationAdmin(InboxModelView, model=Conversation):
     column_details_list: ClassVar[list[MODEL_ATTR]] = ["thread", *_columns(Conversation)]
     column_formatters_detail: ClassVar[Formatters] = {
         "thread": _thread_link,
+        "phone_number_id": _business_number,
         "last_message_at": _time_of("last_message_at"),
         "last_inbound_at": _time_of("last_inbound_at"),
         "created_at": _time_of("created_at"),
@@ -285,6 +318,11 @@ class ConversationAdmin(InboxModelView, model=Conversation):
     async def reply(self, request: Request) -> Response:
         """Send the reply box's text to the customer."""
         return await send_reply(self, request)
+
+    @expose("/thread/{pk}/template", methods=["POST"])
+    async def send_template(self, request: Request) -> Response:
+        """Send the template chosen in the picker to the customer."""
+        return await send_template_reply(self, request)
 
 
 class ReadOnlyView(InboxModelView):

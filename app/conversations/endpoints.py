@@ -8,15 +8,16 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.conversations import service
 from app.conversations.schemas import (
+    ConversationDetail,
     ConversationList,
     ConversationListParams,
     ConversationNotesUpdate,
     ConversationOut,
 )
-from app.deps import ApiKeyDep, ReadSessionDep, SessionDep
+from app.deps import ApiKeyDep, ReadSessionDep, SessionDep, SettingsDep
 from app.errors import error_responses
 from app.models import MAX_ID
-from app.responses import page_response
+from app.responses import json_response
 
 router = APIRouter(tags=["conversations"], dependencies=[ApiKeyDep], responses=error_responses(401))
 
@@ -32,7 +33,9 @@ ConversationIdPath = Annotated[
     responses=error_responses(422),
 )
 async def list_conversations(
-    session: ReadSessionDep, params: Annotated[ConversationListParams, Query()]
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    params: Annotated[ConversationListParams, Query()],
 ) -> Response:
     """Conversations ordered by their last message, newest first; those without
     messages come last.
@@ -41,21 +44,24 @@ async def list_conversations(
     one; it carries this page's filters. `count` is the number of conversations in this page.
     """
     page = await service.list_conversations(session, params)
-    return page_response("conversations", page.items, page.next_cursor)
+    items = service.listed(settings, page.items)
+    return json_response(
+        {"count": len(items), "conversations": items, "next_cursor": page.next_cursor}
+    )
 
 
 @router.get(
     "/conversations/{conversation_id}",
-    response_model=ConversationOut,
+    response_model=ConversationDetail,
     summary="Get one conversation",
     responses=error_responses(404, 422),
 )
 async def get_conversation(
-    session: SessionDep, conversation_id: ConversationIdPath
-) -> ConversationOut:
-    """The conversation with this id, with its counters."""
-    conversation = await service.get_conversation(session, conversation_id)
-    return ConversationOut.model_validate(conversation)
+    session: SessionDep, settings: SettingsDep, conversation_id: ConversationIdPath
+) -> ConversationDetail:
+    """The conversation with this id, with its counters, its business number and its
+    latest calls."""
+    return await service.conversation_detail(session, settings, conversation_id)
 
 
 @router.patch(
@@ -65,8 +71,16 @@ async def get_conversation(
     responses=error_responses(404, 422),
 )
 async def update_conversation(
-    session: SessionDep, conversation_id: ConversationIdPath, body: ConversationNotesUpdate
+    session: SessionDep,
+    settings: SettingsDep,
+    conversation_id: ConversationIdPath,
+    body: ConversationNotesUpdate,
 ) -> ConversationOut:
     """Replace the notes of the conversation with this id; no other field can be edited."""
     conversation = await service.update_notes(session, conversation_id, body.notes)
-    return ConversationOut.model_validate(conversation)
+    return ConversationOut.model_validate(
+        {
+            **ConversationOut.model_validate(conversation).model_dump(),
+            **service.business_fields(settings, conversation.phone_number_id),
+        }
+    )

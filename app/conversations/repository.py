@@ -37,6 +37,7 @@ from app.chunks import chunks
 from app.db import LIKE_ESCAPE, UTCDateTime, escape_like, utcnow
 from app.models import BigId, Conversation
 from app.pagination import Cursor
+from app.phone import is_user_id
 from app.upsert import dialect_insert
 
 _conversations = cast(Table, Conversation.__table__)
@@ -116,10 +117,15 @@ class InboundIncrement:
     last_at: datetime
 
 
-def _list_conditions(unread: bool | None, text: bool, digits: bool) -> list[ColumnElement[bool]]:
-    """The filters given, on bound parameters `:text` and `:digits` (LIKE-escaped)."""
+def _list_conditions(
+    unread: bool | None, text: bool, digits: bool, business: bool
+) -> list[ColumnElement[bool]]:
+    """The filters given, on bound parameters `:text` and `:digits` (LIKE-escaped) and
+    `:phone_number_id`."""
     c = _conversations.c
     conditions: list[ColumnElement[bool]] = []
+    if business:
+        conditions.append(c.phone_number_id == bindparam("phone_number_id", type_=String()))
     if unread is True:
         conditions.append(c.unread_count > 0)
     elif unread is False:
@@ -139,12 +145,14 @@ def _list_conditions(unread: bool | None, text: bool, digits: bool) -> list[Colu
 
 
 @lru_cache(maxsize=64)
-def _dated(unread: bool | None, text: bool, digits: bool, after: bool) -> Select[Any]:
+def _dated(
+    unread: bool | None, text: bool, digits: bool, business: bool, after: bool
+) -> Select[Any]:
     """Conversations with messages, latest first, after `:after_at, :after_id` if
     `after`; up to `:limit`."""
     c = _conversations.c
     stmt = select(_conversations).where(
-        *_list_conditions(unread, text, digits), c.last_message_at.is_not(None)
+        *_list_conditions(unread, text, digits, business), c.last_message_at.is_not(None)
     )
     if after:
         stmt = stmt.where(
@@ -157,12 +165,14 @@ def _dated(unread: bool | None, text: bool, digits: bool, after: bool) -> Select
 
 
 @lru_cache(maxsize=64)
-def _undated(unread: bool | None, text: bool, digits: bool, after: bool) -> Select[Any]:
+def _undated(
+    unread: bool | None, text: bool, digits: bool, business: bool, after: bool
+) -> Select[Any]:
     """Conversations without messages, newest id first, below `:after_id` if `after`;
     up to `:limit`."""
     c = _conversations.c
     stmt = select(_conversations).where(
-        *_list_conditions(unread, text, digits), c.last_message_at.is_(None)
+        *_list_conditions(unread, text, digits, business), c.last_message_at.is_(None)
     )
     if after:
         stmt = stmt.where(c.id < bindparam("after_id", type_=BigId))
@@ -181,14 +191,13 @@ class ConversationRepository:
         """The conversation with this id, or None."""
         return await self.session.get(Conversation, conversation_id)
 
-    async def get_by_phone_number(
-        self, phone_number_id: str, phone_number: str
-    ) -> Conversation | None:
-        """The conversation of a business number with a customer's number, or None."""
+    async def get_by_customer(self, phone_number_id: str, customer: str) -> Conversation | None:
+        """The conversation of a business number with a customer, named by number or by
+        business-scoped user id."""
+        column = Conversation.user_id if is_user_id(customer) else Conversation.phone_number
         result = await self.session.execute(
             select(Conversation).where(
-                Conversation.phone_number_id == phone_number_id,
-                Conversation.phone_number == phone_number,
+                Conversation.phone_number_id == phone_number_id, column == customer
             )
         )
         return result.scalar_one_or_none()
@@ -373,6 +382,14 @@ class ConversationRepository:
             .values(last_inbound_at=_latest(Conversation.last_inbound_at, at))
         )
 
+    async def add_calls(self, conversation_id: int, count: int) -> None:
+        """Count `count` new calls on the conversation, atomically (apart from messages)."""
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(call_count=Conversation.call_count + count)
+        )
+
     async def remove_unread(self, conversation_id: int, count: int) -> None:
         """Lower unread_count by `count`, never below zero, atomically."""
         if count <= 0:
@@ -388,12 +405,12 @@ class ConversationRepository:
             )
         )
 
-    async def list_ids_by_phone_number(self, phone_number: str) -> list[int]:
-        """Ids of the conversations (one per business number) with this customer number."""
+    async def list_ids_by_customer(self, customer: str) -> list[int]:
+        """Ids of the conversations (one per business number) with this customer, named
+        by number or by business-scoped user id."""
+        column = Conversation.user_id if is_user_id(customer) else Conversation.phone_number
         result = await self.session.execute(
-            select(Conversation.id)
-            .where(Conversation.phone_number == phone_number)
-            .order_by(Conversation.id)
+            select(Conversation.id).where(column == customer).order_by(Conversation.id)
         )
         return list(result.scalars())
 
@@ -405,6 +422,7 @@ class ConversationRepository:
         unread: bool | None = None,
         text: str | None = None,
         digits: str | None = None,
+        phone_number_id: str | None = None,
     ) -> list[Row[Any]]:
         """Up to `limit` conversations (rows of every column), latest message first,
         those without messages last.
@@ -417,8 +435,15 @@ class ConversationRepository:
         ORM objects: a list is serialised and forgotten, and loading objects cost more
         than the query.
         """
-        shape = (unread, text is not None, bool(text is not None and digits))
+        shape = (
+            unread,
+            text is not None,
+            bool(text is not None and digits),
+            phone_number_id is not None,
+        )
         values: dict[str, Any] = {"limit": limit}
+        if phone_number_id is not None:
+            values["phone_number_id"] = phone_number_id
         if text is not None:
             values["text"] = escape_like(text)
             values["digits"] = escape_like(digits) if digits else None

@@ -6,8 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.calls.schemas import CallOut
 from app.messages.schemas import MAX_NOTES_LENGTH
 from app.pagination import PageParams
+
+# The calls a conversation's detail shows; GET /calls/?conversation= pages through all.
+DETAIL_CALLS = 50
 
 
 class ConversationListParams(PageParams):
@@ -25,6 +29,13 @@ class ConversationListParams(PageParams):
         "digits, in the customer's number.",
         examples=["John"],
     )
+    phone_number_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Only conversations of this business number (its Graph API id).",
+        examples=["106540352242922"],
+    )
 
 
 class ConversationOut(BaseModel):
@@ -37,12 +48,15 @@ class ConversationOut(BaseModel):
                 {
                     "id": 87,
                     "phone_number_id": "106540352242922",
+                    "business_number": "+1 555 000 1111",
+                    "business_label": "support",
                     "phone_number": "919876543210",
                     "user_id": None,
                     "contact_name": "John Doe",
                     "notes": "",
                     "message_count": 15,
                     "unread_count": 3,
+                    "call_count": 1,
                     "last_message_at": "2024-01-15T10:30:00Z",
                     "last_inbound_at": "2024-01-15T10:30:00Z",
                     "created_at": "2024-01-02T08:12:45.118023Z",
@@ -54,18 +68,33 @@ class ConversationOut(BaseModel):
 
     id: int
     phone_number_id: str = Field(description="The business number's Graph API id.")
+    business_number: str | None = Field(
+        None, description="The business number as people read it (WHATSAPP_PHONE_NUMBERS)."
+    )
+    business_label: str | None = Field(
+        None, description="The business number's label (support, sales, ...)."
+    )
     phone_number: str | None = Field(description="The customer's number (wa_id).")
     user_id: str | None = Field(description="Meta's business-scoped user id, when sent.")
     contact_name: str | None
     notes: str
     message_count: int
     unread_count: int = Field(description="Inbound messages not yet marked read.")
+    call_count: int = Field(description="Calls with the customer, counted apart from messages.")
     last_message_at: datetime | None
     last_inbound_at: datetime | None = Field(
         description="The customer's last message (opens the 24-hour service window)."
     )
     created_at: datetime
     updated_at: datetime
+
+
+class ConversationDetail(ConversationOut):
+    """A conversation with its latest calls."""
+
+    calls: list[CallOut] = Field(
+        description=f"The conversation's calls, newest first (at most {DETAIL_CALLS})."
+    )
 
 
 class ConversationList(BaseModel):

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.calls.repository import CallRepository
+from app.calls.schemas import CallOut
+from app.config import Settings
 from app.conversations.exceptions import ConversationNotFound
 from app.conversations.repository import ConversationRepository
-from app.conversations.schemas import ConversationListParams
+from app.conversations.schemas import (
+    DETAIL_CALLS,
+    ConversationDetail,
+    ConversationListParams,
+    ConversationOut,
+)
 from app.models import Conversation
 from app.pagination import Cursor, Page, page_start, paginate
 from app.phone import partial_number_digits
@@ -35,8 +44,44 @@ async def list_conversations(
         unread=params.unread,
         text=params.q,
         digits=digits,
+        phone_number_id=params.phone_number_id,
     )
     return paginate(rows, params, LIST_NAME, _sort_key)
+
+
+def business_fields(settings: Settings, phone_number_id: str) -> dict[str, str | None]:
+    """The display number and label of a conversation's business number, as configured."""
+    number = settings.number_named(phone_number_id)
+    return {"business_number": number.display or None, "business_label": number.label or None}
+
+
+def listed(settings: Settings, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Listed conversations as JSON objects, each with its business number's name."""
+    fields = rows[0]._fields if rows else ()
+    return [
+        {
+            **dict(zip(fields, row, strict=True)),
+            **business_fields(settings, row.phone_number_id),
+        }
+        for row in rows
+    ]
+
+
+async def conversation_detail(
+    session: AsyncSession, settings: Settings, conversation_id: int
+) -> ConversationDetail:
+    """The conversation with this id, its business number and its latest calls."""
+    conversation = await get_conversation(session, conversation_id)
+    calls = await CallRepository(session).list_rows_newest_first(
+        limit=DETAIL_CALLS, conversation_id=conversation_id
+    )
+    return ConversationDetail.model_validate(
+        {
+            **ConversationOut.model_validate(conversation).model_dump(),
+            **business_fields(settings, conversation.phone_number_id),
+            "calls": [CallOut.model_validate(call._asdict()) for call in calls],
+        }
+    )
 
 
 async def get_conversation(session: AsyncSession, conversation_id: int) -> Conversation:

@@ -72,6 +72,8 @@ class MessageFilters:
     """
 
     phone_number: str | None = None
+    user_id: str | None = None
+    phone_number_id: str | None = None
     message_type: str | None = None
     direction: str | None = None
     status: str | None = None
@@ -105,11 +107,21 @@ def involving(dialect: str) -> ColumnElement[bool]:
     )
 
 
+def by_user_id() -> ColumnElement[bool]:
+    """Messages of the customer with the business-scoped user id `:user_id`: their own
+    (inbound or outbound), or in their conversations."""
+    user_id = bindparam("user_id", type_=String())
+    ids = select(Conversation.id).where(Conversation.user_id == user_id)
+    return or_(Message.user_id == user_id, Message.conversation_id.in_(ids))
+
+
 def _condition(name: str, dialect: str) -> ColumnElement[bool]:
     """The condition of the filter `name`, on the bound parameter of the same name."""
     value: BindParameter[Any] = bindparam(name)
     conditions: dict[str, Callable[[], ColumnElement[bool]]] = {
         "phone_number": lambda: involving(dialect),
+        "user_id": by_user_id,
+        "phone_number_id": lambda: Message.phone_number_id == value,
         "message_type": lambda: Message.message_type == value,
         "direction": lambda: Message.direction == value,
         "status": lambda: Message.status == value,

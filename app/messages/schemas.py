@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.models import MAX_ID
 from app.pagination import PageParams
-from app.phone import normalize_phone_number
+from app.phone import normalize_customer
 
 MAX_NOTES_LENGTH = 10_000
 MAX_MARK_READ_IDS = 1000
@@ -26,10 +26,18 @@ class MessageListParams(PageParams):
 
     phone: str | None = Field(
         None,
-        max_length=32,
+        max_length=128,
         description="A customer's number written any way (`+91 98765-43210`, `0091…`, "
-        "`919876543210`): messages from it, to it, or in its conversations.",
+        "`919876543210`), or their business-scoped user id (`US.13491208655302741918`): "
+        "messages from them, to them, or in their conversations.",
         examples=["919876543210"],
+    )
+    phone_number_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Only messages of this business number (its Graph API id).",
+        examples=["106540352242922"],
     )
     message_type: str | None = Field(
         None,
@@ -70,7 +78,7 @@ class MessageListParams(PageParams):
     @field_validator("phone")
     @classmethod
     def _normalize_phone(cls, value: str | None) -> str | None:
-        return normalize_phone_number(value) if value is not None else None
+        return normalize_customer(value) if value is not None else None
 
     @field_validator("since", "until")
     @classmethod
@@ -226,8 +234,9 @@ class MarkReadRequest(BaseModel):
     )
     phone_number: str | None = Field(
         None,
-        max_length=32,
-        description="Every unread message from this customer number, written any way.",
+        max_length=128,
+        description="Every unread message from this customer number, written any way, "
+        "or from this business-scoped user id.",
     )
 
 

@@ -21,7 +21,7 @@ from app.messages.repository import MessageFilters, MessageRepository, ReadMark
 from app.messages.schemas import MessageListParams, MessageOut
 from app.models import Message
 from app.pagination import Cursor, Page, page_start, paginate
-from app.phone import InvalidPhoneNumber, normalize_phone_number
+from app.phone import InvalidPhoneNumber, is_user_id, normalize_customer
 
 LIST_NAME = "messages"
 # The columns a listed message shows, in the order of the model that documents them.
@@ -33,8 +33,11 @@ def _sort_key(message: Row[Any]) -> Cursor:
 
 
 def _filters(params: MessageListParams) -> MessageFilters:
+    by_user_id = params.phone is not None and is_user_id(params.phone)
     return MessageFilters(
-        phone_number=params.phone,
+        phone_number=None if by_user_id else params.phone,
+        user_id=params.phone if by_user_id else None,
+        phone_number_id=params.phone_number_id,
         message_type=params.message_type,
         direction=params.direction,
         status=params.status,
@@ -91,10 +94,10 @@ async def _conversations_to_mark(
         return [conversation_id]
     assert phone_number is not None
     try:
-        number = normalize_phone_number(phone_number)
+        number = normalize_customer(phone_number)
     except InvalidPhoneNumber as exc:
         raise InvalidMarkReadRequest(f"phone_number: {exc}") from None
-    ids = await repository.list_ids_by_phone_number(number)
+    ids = await repository.list_ids_by_customer(number)
     if not ids:
         raise ConversationNotFound.by_phone_number(number)
     return ids

@@ -191,10 +191,10 @@ class GraphClient:
         host = (parts.hostname or "").lower()
         return parts.scheme == "https" and host.endswith(META_HOST_SUFFIXES)
 
-    def _auth(self, url: str) -> dict[str, str]:
+    def _auth(self, url: str, token: str | None = None) -> dict[str, str]:
         if not self._is_meta_host(url):
             raise GraphAPIError(f"refusing to send the access token to {urlsplit(url).hostname}")
-        return {"Authorization": f"Bearer {self._token}"}
+        return {"Authorization": f"Bearer {token or self._token}"}
 
     @property
     def _token(self) -> str:
@@ -203,19 +203,24 @@ class GraphClient:
     def _url(self, path: str) -> str:
         return f"{self._settings.graph_base}/{path.lstrip('/')}"
 
-    async def _request(self, endpoint: str, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        """Call `url`; count the call under `endpoint` (a fixed name, never the URL)."""
+    async def _request(
+        self, endpoint: str, method: str, url: str, *, token: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Call `url` with `token` (the default access token if None); count the call under
+        `endpoint` (a fixed name, never the URL)."""
         try:
-            data = await self._call(method, url, **kwargs)
+            data = await self._call(method, url, token=token or self._token, **kwargs)
         except GraphAPIError as exc:
             graph_called(endpoint, exc)
             raise
         graph_called(endpoint, None)
         return data
 
-    async def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    async def _call(self, method: str, url: str, *, token: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            response = await self._http.request(method, url, headers=self._auth(url), **kwargs)
+            response = await self._http.request(
+                method, url, headers=self._auth(url, token), **kwargs
+            )
         except httpx.TimeoutException as exc:
             raise GraphAPIError("the Graph API timed out", retryable=True) from exc
         except httpx.TransportError as exc:
@@ -223,7 +228,7 @@ class GraphClient:
                 f"could not reach the Graph API: {type(exc).__name__}", retryable=True
             ) from exc
         if response.status_code >= 400:
-            raise error_from_response(response, secret=self._token)
+            raise error_from_response(response, secret=token)
         try:
             data = response.json()
         except ValueError as exc:
@@ -238,14 +243,49 @@ class GraphClient:
         """POST /{phone_number_id}/messages; returns Meta's answer (contacts, messages)."""
         body = {"messaging_product": "whatsapp", **payload}
         return await self._request(
-            "messages", "POST", self._url(f"{phone_number_id}/messages"), json=body
+            "messages",
+            "POST",
+            self._url(f"{phone_number_id}/messages"),
+            token=self._settings.access_token_for(phone_number_id),
+            json=body,
         )
+
+    async def list_templates(
+        self, business_account_id: str, *, after: str | None = None, limit: int = 100
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of GET /{waba-id}/message_templates: the templates, and the cursor of
+        the next page (None on the last one)."""
+        params: dict[str, Any] = {
+            "limit": limit,
+            "fields": "id,name,language,status,category,components,quality_score",
+        }
+        if after is not None:
+            params["after"] = after
+        data = await self._request(
+            "message_templates",
+            "GET",
+            self._url(f"{business_account_id}/message_templates"),
+            params=params,
+        )
+        templates = data.get("data")
+        if not isinstance(templates, list):
+            raise GraphAPIError("the Graph API returned no template list", retryable=True)
+        paging = data.get("paging")
+        cursors = paging.get("cursors") if isinstance(paging, dict) else None
+        following = cursors.get("after") if isinstance(cursors, dict) else None
+        has_next = isinstance(paging, dict) and bool(paging.get("next"))
+        page = [t for t in templates if isinstance(t, dict)]
+        return page, following if has_next and isinstance(following, str) else None
 
     async def mark_read(self, phone_number_id: str, message_id: str) -> dict[str, Any]:
         """Tell Meta that an inbound message was read (blue ticks for the customer)."""
         body = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
         return await self._request(
-            "messages", "POST", self._url(f"{phone_number_id}/messages"), json=body
+            "messages",
+            "POST",
+            self._url(f"{phone_number_id}/messages"),
+            token=self._settings.access_token_for(phone_number_id),
+            json=body,
         )
 
     async def get_media(self, media_id: str) -> MediaInfo:
@@ -296,6 +336,7 @@ class GraphClient:
             "media_upload",
             "POST",
             self._url(f"{phone_number_id}/media"),
+            token=self._settings.access_token_for(phone_number_id),
             data={"messaging_product": "whatsapp", "type": content_type},
             files={"file": (filename, content, content_type)},
         )

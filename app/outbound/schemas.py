@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from app.models import MAX_ID
-from app.phone import normalize_phone_number
+from app.phone import normalize_customer
 
 # Meta's limits (Cloud API message reference).
 MAX_TEXT_BODY = 4096
@@ -91,15 +91,26 @@ def _unstorable_text(value: Any, path: str = "") -> str | None:
 class _SendBase(BaseModel, ABC):
     """What every send request has: the recipient, an optional reply, how to deliver."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     type: str = Field(description="The kind of message; decides which other fields apply.")
     to: str | None = Field(
         None,
-        max_length=32,
-        description="The customer's number, written any way (`+91 98765-43210`); "
-        "give this or conversation_id.",
+        max_length=128,
+        description="The customer's number, written any way (`+91 98765-43210`), or "
+        "their business-scoped user id (`US.13491208655302741918`); give this or "
+        "conversation_id.",
         examples=["919876543210"],
+    )
+    from_: str | None = Field(
+        None,
+        alias="from",
+        min_length=1,
+        max_length=64,
+        description="The business number to send from: its phone_number_id or its label. "
+        "Default: the conversation's number (the one the customer wrote to), else the "
+        "first configured number.",
+        examples=["support"],
     )
     conversation_id: int | None = Field(
         None, ge=1, le=MAX_ID, description="The conversation to answer; give this or `to`."
@@ -119,7 +130,7 @@ class _SendBase(BaseModel, ABC):
     @field_validator("to")
     @classmethod
     def _normalize_to(cls, value: str | None) -> str | None:
-        return normalize_phone_number(value) if value is not None else None
+        return normalize_customer(value) if value is not None else None
 
     @model_validator(mode="after")
     def _one_recipient(self) -> Self:

@@ -26,6 +26,7 @@ from app.jobs import kinds
 from app.jobs.exceptions import UncertainJobError
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import JobOut
+from app.message_templates.service import check_send
 from app.messages.repository import MessageRepository
 from app.messages.schemas import MessageOut
 from app.models import Conversation, Direction, IdempotencyKey, Job, Message, MessageStatus
@@ -41,7 +42,8 @@ from app.outbound.exceptions import (
 )
 from app.outbound.graph import GraphAPIError
 from app.outbound.repository import IdempotencyKeyRepository
-from app.outbound.schemas import SendRequest, TextMessage
+from app.outbound.schemas import SendRequest, TemplateMessage, TextMessage
+from app.phone import is_user_id
 from app.runtime import Runtime
 from app.statuses.repository import StatusRepository
 
@@ -57,6 +59,8 @@ class Recipient:
     conversation_id: int | None
     phone_number: str | None
     user_id: str | None
+    # A template's text as the customer reads it (stored as the sent message's text).
+    rendered_text: str | None = None
 
     def graph_fields(self) -> dict[str, str]:
         """The addressing part of the Graph API payload.
@@ -81,7 +85,11 @@ class SendOutcome:
 
 def request_fingerprint(request: SendRequest) -> str:
     """A hash of the parsed request, so key order and spacing do not make it "different"."""
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    fields = request.model_dump(mode="json")
+    # Left out when not given, so keys recorded before `from` existed still replay.
+    if fields.get("from_") is None:
+        fields.pop("from_", None)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -102,13 +110,29 @@ def check_window(conversation: Conversation | None, now: datetime) -> None:
         raise OutsideCustomerServiceWindow(last.isoformat() if last else None)
 
 
+def _sender(settings: Settings, request: SendRequest, conversation: Conversation | None) -> str:
+    """The phone_number_id a send leaves from: the conversation's number (a reply goes out
+    from the number the customer wrote to), else `from`, else the default number."""
+    named = settings.business_number(request.from_).id if request.from_ is not None else None
+    if conversation is not None and conversation.phone_number_id:
+        if named is not None and named != conversation.phone_number_id:
+            raise InvalidSendRequest(
+                f"from: conversation {conversation.id} is with business number "
+                f"{settings.number_named(conversation.phone_number_id).name}; its replies "
+                "go out from that number (leave `from` out, or name that number)"
+            )
+        return conversation.phone_number_id
+    return named or settings.whatsapp_phone_number_id
+
+
 async def resolve_recipient(
     session: AsyncSession, settings: Settings, request: SendRequest, *, now: datetime
 ) -> Recipient:
     """Find the request's conversation and apply the 24-hour rule to free-form messages.
 
-    A template may go to a number with no conversation yet; the conversation is then
-    created when the sent message is stored.
+    `to` names a customer by number or by business-scoped user id, on the number given
+    in `from` (or the default one). A template may go to a customer with no conversation
+    yet; the conversation is then created when the sent message is stored.
     """
     conversations = ConversationRepository(session)
     conversation: Conversation | None
@@ -118,21 +142,37 @@ async def resolve_recipient(
             raise ConversationNotFound.by_id(request.conversation_id)
     else:
         assert request.to is not None
-        conversation = await conversations.get_by_phone_number(
-            settings.whatsapp_phone_number_id, request.to
-        )
+        from_id = _sender(settings, request, None)
+        conversation = await conversations.get_by_customer(from_id, request.to)
+    phone_number_id = _sender(settings, request, conversation)
     if not request.is_template:
         check_window(conversation, now)
+    rendered = await _checked_template(session, settings, request)
     if conversation is None:
-        return Recipient(settings.whatsapp_phone_number_id, None, request.to, None)
+        assert request.to is not None
+        if is_user_id(request.to):
+            return Recipient(phone_number_id, None, None, request.to, rendered)
+        return Recipient(phone_number_id, None, request.to, None, rendered)
     if not conversation.phone_number and not conversation.user_id:
         raise NoRecipient(f"conversation {conversation.id} has no phone number or user id")
     return Recipient(
-        phone_number_id=conversation.phone_number_id or settings.whatsapp_phone_number_id,
+        phone_number_id=phone_number_id,
         conversation_id=conversation.id,
         phone_number=conversation.phone_number,
         user_id=conversation.user_id,
+        rendered_text=rendered,
     )
+
+
+async def _checked_template(
+    session: AsyncSession, settings: Settings, request: SendRequest
+) -> str | None:
+    """A template send's text, once checked against the synced templates; None for
+    other messages, and when no business account is configured (nothing is synced
+    then, and Meta alone judges the template)."""
+    if not isinstance(request, TemplateMessage) or not settings.whatsapp_business_account_id:
+        return None
+    return await check_send(session, request.name, request.language, request.components)
 
 
 def graph_payload(request: SendRequest, recipient: Recipient) -> dict[str, Any]:
@@ -201,6 +241,8 @@ async def store_sent(
         "raw": payload,
         **request.columns(),
     }
+    if recipient.rendered_text is not None:
+        row["text_body"] = recipient.rendered_text
     messages = MessageRepository(session)
     if wamid in await messages.insert_ignore([row]):
         await conversations.add_messages(conversation_id, count=1, unread=0, last_message_at=now)
@@ -364,6 +406,33 @@ async def send_text(runtime: Runtime, conversation_id: int, body: str, *, now: d
     """
     try:
         request = TextMessage(type="text", conversation_id=conversation_id, body=body)
+    except ValidationError as exc:
+        raise InvalidSendRequest.from_validation(exc) from exc
+    return await send_now(runtime, request, now=now)
+
+
+async def send_template(
+    runtime: Runtime,
+    conversation_id: int,
+    name: str,
+    language: str,
+    components: list[dict[str, Any]],
+    *,
+    now: datetime,
+) -> Message:
+    """Send a template to a conversation (the admin panel's template picker).
+
+    Raises InvalidSendRequest, ConversationNotFound, TemplateNotSendable, or Meta's
+    error as MetaRejected / MetaUnavailable.
+    """
+    try:
+        request = TemplateMessage(
+            type="template",
+            conversation_id=conversation_id,
+            name=name,
+            language=language,
+            components=components,
+        )
     except ValidationError as exc:
         raise InvalidSendRequest.from_validation(exc) from exc
     return await send_now(runtime, request, now=now)

@@ -72,6 +72,8 @@ class ChangeItems:
     calls: list[tuple[int, Call, dict[str, Any]]] = dataclasses.field(default_factory=list)
     errors: list[MetaError] = dataclasses.field(default_factory=list)
     entry_id: str | None = None
+    # The value of a change of any other field, as sent.
+    value: Any = None
 
 
 @dataclass
@@ -122,6 +124,8 @@ def _from_model(webhook: Webhook, data: dict[str, Any]) -> ParsedDelivery:
                 items.contacts = change.value.contacts
                 items.calls = _with_raw(change.value.calls, raw, "calls")
                 items.errors = change.value.errors
+            else:
+                items.value = change.value
             changes.append(items)
     return ParsedDelivery(WHATSAPP_OBJECT, webhook.fields, changes, [])
 
@@ -183,6 +187,8 @@ def _item_by_item(data: Any) -> ParsedDelivery:
             )
             if field_ in ("messages", "calls"):
                 _read_value(change.get("value"), items, rejections)
+            else:
+                items.value = change.get("value")
             changes.append(items)
     return ParsedDelivery(WHATSAPP_OBJECT, list(fields), changes, rejections)
 

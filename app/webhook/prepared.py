@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.message_templates.updates import TemplateUpdate, template_update
 from app.webhook.delivery import Rejection, parse_delivery
 from app.webhook.rows import CustomerCall, Incoming, calls_of, incoming_messages, status_rows
 from app.webhook.schemas import CallsValue, MetaError
@@ -24,6 +25,7 @@ class PreparedDelivery:
     rejections: list[Rejection] = field(default_factory=list)
     reported_errors: list[MetaError] = field(default_factory=list)
     other_changes: list[tuple[str, str | None]] = field(default_factory=list)
+    template_updates: list[TemplateUpdate] = field(default_factory=list)
 
     @property
     def stored_items(self) -> int:
@@ -47,6 +49,9 @@ def prepare(body: bytes, default_phone_number_id: str, received_at: datetime) ->
             prepared.statuses += status_rows(items, received_at, prepared.rejections)
         else:
             prepared.other_changes.append((items.field, items.entry_id))
+            update = template_update(items.field, items.value)
+            if update is not None:
+                prepared.template_updates.append(update)
         if items.field == "calls":
             callers = calls_of(items, default_phone_number_id, prepared.rejections)
             prepared.callers += callers

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import String
 
 from app.db import replace_nul
+from app.models import Call as CallRow
 from app.models import Conversation, Direction, MediaState, Message, MessageStatus
 from app.models import MessageStatusUpdate as StatusUpdate
 from app.webhook.delivery import ChangeItems, Rejection
@@ -36,6 +37,7 @@ _CUSTOMER_LENGTHS = {
     "phone_number": _lengths(Conversation)["phone_number"],
     "user_id": _lengths(Conversation)["user_id"],
 }
+_CALL_LENGTHS = {**_CUSTOMER_LENGTHS, "call_id": _lengths(CallRow)["call_id"]}
 
 
 def _safe_strings(row: dict[str, Any]) -> dict[str, Any]:
@@ -318,7 +320,7 @@ def _status_row(status: Status, raw: dict[str, Any], received_at: datetime) -> d
 
 @dataclass(frozen=True)
 class CustomerCall:
-    """A call event of a change, with the customer it is from or to."""
+    """A call event of a change (its id checked), with the customer it is from or to."""
 
     call: Call
     customer: Customer | None
@@ -339,14 +341,18 @@ def calls_of(
                 "phone_number_id": phone_number_id,
                 "phone_number": call.from_,
                 "user_id": call.from_user_id,
+                "call_id": call.id,
             }
         )
         sources = {
+            "call_id": f"{path}.id",
             "phone_number_id": f"{items.path}.metadata.phone_number_id",
             "phone_number": f"{path}.from",
             "user_id": f"{path}.from_user_id",
         }
-        problem = _too_long(values, _CUSTOMER_LENGTHS, sources, path)
+        problem = _too_long(values, _CALL_LENGTHS, sources, path)
+        if not call.id:
+            problem = Rejection(f"{path}.id", "empty: a call needs its id")
         if problem is not None:
             rejections.append(problem)
             continue

@@ -347,6 +347,11 @@ class Call(MetaModel):
     event: str | None = None
     direction: str | None = None
     timestamp: datetime | None = None
+    # On `terminate`: COMPLETED or FAILED, and for an answered call when it ran.
+    status: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    duration: int | None = None
 
 
 class CallsValue(MetaModel):

@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.autoreply.rules import is_customer_call
 from app.autoreply.service import plan_replies
+from app.calls.service import store_calls
 from app.chunks import chunks
 from app.config import Settings
 from app.conversations.repository import ConversationRepository, InboundIncrement
@@ -31,17 +31,14 @@ from app.errors import BadRequest
 from app.events.repository import EventRepository
 from app.jobs import kinds
 from app.jobs.repository import JobRepository
+from app.message_templates.service import apply_updates
 from app.messages.repository import MessageRepository
 from app.models import MediaState
 from app.statuses.repository import StatusRepository
 from app.webhook.delivery import Rejection, refusal_json
 from app.webhook.prepared import PreparedDelivery
 from app.webhook.reader import BodyReader
-from app.webhook.rows import (
-    Customer,
-    CustomerCall,
-    Incoming,
-)
+from app.webhook.rows import Customer, Incoming
 from app.webhook.schemas import CallsValue
 
 logger = logging.getLogger(__name__)
@@ -133,8 +130,9 @@ async def store_items(
     messages = await _store_messages(
         session, settings, [m for _, p in readable for m in p.messages], now
     )
-    await _open_windows_for_calls(session, [c for _, p in readable for c in p.callers], now)
+    await store_calls(session, [c for _, p in readable for c in p.callers], now)
     new_statuses = await _store_statuses(session, [s for _, p in readable for s in p.statuses])
+    await apply_updates(session, [u for _, p in readable for u in p.template_updates])
     calls = [v for _, p in readable for v in p.calls]
     if auto_reply:
         await plan_replies(
@@ -248,37 +246,6 @@ def _log(event_id: int, delivery: Delivery) -> None:
             first.reason,
             extra=about,
         )
-
-
-async def _open_windows_for_calls(
-    session: AsyncSession, callers: list[CustomerCall], received_at: datetime
-) -> None:
-    """A customer's call opens the 24-hour customer-service window, as a message does.
-
-    Meta: "When a WhatsApp user messages you or calls you, a 24-hour timer ... starts."
-    The caller's conversation is found or created and its last_inbound_at moves forward
-    (never back); no message is counted.
-    """
-    latest: dict[Customer, tuple[str | None, datetime]] = {}
-    for caller in callers:
-        if caller.customer is None or not is_customer_call(caller.call.direction):
-            continue
-        at = caller.call.timestamp or received_at
-        previous = latest.get(caller.customer)
-        latest[caller.customer] = (
-            caller.contact_name,
-            max(at, previous[1]) if previous else at,
-        )
-    repository = ConversationRepository(session)
-    for customer in sorted(latest, key=lambda c: c.sort_key):
-        name, at = latest[customer]
-        conversation_id = await repository.upsert_customer(
-            phone_number_id=customer.phone_number_id,
-            phone_number=customer.phone_number,
-            user_id=customer.user_id,
-            contact_name=name,
-        )
-        await repository.note_inbound_contact(conversation_id, at)
 
 
 async def _upsert_conversations(

@@ -9,6 +9,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,19 +79,23 @@ def _outside_the_event_loop(function: Callable[..., T], *args: Any) -> T:
         return pool.submit(function, *args).result()
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def service(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def serving(
+    backend: str,
+    directory: Path,
+    extra_env: dict[str, str] | None = None,
+    prepare: Callable[[FakeGraph], None] | None = None,
 ) -> Iterator[Service]:
-    """`whatsapp-inbox serve` with the admin login, on a fresh database of the backend."""
-    backend = str(request.param)
+    """`whatsapp-inbox serve` with the admin login on a fresh database of `backend`, its
+    Graph API a fake one (given to `prepare` before the server starts)."""
     _outside_the_event_loop(require_backend, backend)
-    directory = tmp_path_factory.mktemp(f"browser-{backend}")
     database = _outside_the_event_loop(create_database, backend, directory)
     password_hash = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(
         ADMIN_PASSWORD
     )
     with FakeGraph() as graph:
+        if prepare is not None:
+            prepare(graph)
         env = {
             "ENVIRONMENT": "test",
             "DATABASE_URL": database.url,
@@ -106,6 +111,7 @@ def service(
             "WORKER_POLL_SECONDS": "0.1",
             "SEND_READ_RECEIPTS": "false",
             **graph.env(),
+            **(extra_env or {}),
         }
         process, url = start_server(env, directory / "server.log")
         try:
@@ -113,6 +119,16 @@ def service(
         finally:
             process.stop()
             _outside_the_event_loop(database.drop)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """`whatsapp-inbox serve` with the admin login, on a fresh database of the backend."""
+    backend = str(request.param)
+    with serving(backend, tmp_path_factory.mktemp(f"browser-{backend}")) as running:
+        yield running
 
 
 # Module scope, not session: while Playwright's sync driver runs, its event loop is the

@@ -70,10 +70,14 @@ async def test_conversation_shows_its_counters_and_customer(
         "notes": "",
         "message_count": 2,
         "unread_count": 2,
+        "call_count": 0,
+        "business_number": None,
+        "business_label": None,
         "last_message_at": "2024-01-15T10:33:00Z",
         "last_inbound_at": "2024-01-15T10:33:00Z",
         "created_at": None,
         "updated_at": None,
+        "calls": [],
     }
 
 

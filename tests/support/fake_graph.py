@@ -9,15 +9,19 @@ GraphClient, which sends the token only to the configured Graph host, sends it t
         ... start the service with fake.env() ...
         assert fake.sent_messages()[0]["text"]["body"] == "Hello"
 
-Endpoints (every one needs `Authorization: Bearer <access token>`, else 401 code 190):
+Endpoints (every one needs `Authorization: Bearer <access token>`, else 401 code 190;
+a business number given a token of its own with `number_token` needs that one):
 
 - POST /{version}/{phone_number_id}/messages: a send (answers a new wamid) or, with
   {"status": "read"}, a read receipt (answers {"success": true});
 - GET /{version}/{media_id}: url, mime_type, sha256, file_size of a registered media;
 - GET /whatsapp_business/attachments/?mid={media_id}: the media's bytes;
-- POST /{version}/{phone_number_id}/media: a multipart upload (answers a media id).
+- POST /{version}/{phone_number_id}/media: a multipart upload (answers a media id);
+- GET /{version}/{waba_id}/message_templates: the templates added with `add_template`,
+  paged as Meta pages them (`limit`, `after`; `paging.cursors` and `paging.next`).
 
-Each endpoint has a name (SEND, READ_RECEIPT, MEDIA_INFO, MEDIA_DOWNLOAD, UPLOAD) used to
+Each endpoint has a name (SEND, READ_RECEIPT, MEDIA_INFO, MEDIA_DOWNLOAD, UPLOAD,
+TEMPLATES) used to
 make it fail (`fail`) or answer slowly (`delay`), and to filter the recorded requests.
 Requests are recorded when they arrive, before any delay or failure.
 """
@@ -52,7 +56,9 @@ READ_RECEIPT = "read_receipt"
 MEDIA_INFO = "media_info"
 MEDIA_DOWNLOAD = "media_download"
 UPLOAD = "upload"
-ENDPOINTS = (SEND, READ_RECEIPT, MEDIA_INFO, MEDIA_DOWNLOAD, UPLOAD)
+TEMPLATES = "templates"
+ENDPOINTS = (SEND, READ_RECEIPT, MEDIA_INFO, MEDIA_DOWNLOAD, UPLOAD, TEMPLATES)
+DEFAULT_TEMPLATE_PAGE = 25
 
 DOWNLOAD_PATH = "/whatsapp_business/attachments/"
 DOWNLOAD_CHUNK = 64 * 1024
@@ -136,6 +142,11 @@ class FakeGraph:
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._ids = itertools.count(1)
+        self._templates: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # The most templates a page holds, whatever `limit` asks (to make paging visible).
+        self.template_page_size = DEFAULT_TEMPLATE_PAGE
+        # Business numbers with an access token of their own (another app's).
+        self._number_tokens: dict[str, str] = {}
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -205,6 +216,29 @@ class FakeGraph:
         with self._lock:
             self._media[media.media_id] = media
         return media
+
+    def add_template(
+        self,
+        waba_id: str,
+        name: str,
+        *,
+        language: str = "en_US",
+        status: str = "APPROVED",
+        category: str = "UTILITY",
+        components: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Register a template of a business account, as GET message_templates lists it."""
+        template = {
+            "id": f"{next(self._ids) + 594425479261000}",
+            "name": name,
+            "language": language,
+            "status": status,
+            "category": category,
+            "components": components or [{"type": "BODY", "text": f"{name} body"}],
+        }
+        with self._lock:
+            self._templates[waba_id].append(template)
+        return template
 
     def media(self, media_id: str) -> FakeMedia | None:
         """A registered or uploaded media file."""
@@ -297,8 +331,16 @@ class FakeGraph:
             return JSONResponse(failure.body, status_code=failure.status, headers=failure.headers)
         return None
 
+    def number_token(self, phone_number_id: str, token: str) -> None:
+        """Make sends from `phone_number_id` need `token` instead of the default one."""
+        with self._lock:
+            self._number_tokens[phone_number_id] = token
+
     def _authorized(self, request: Request) -> bool:
-        return request.headers.get("authorization") == f"Bearer {self.access_token}"
+        number = request.path_params.get("phone_number_id", "")
+        with self._lock:
+            token = self._number_tokens.get(number, self.access_token)
+        return request.headers.get("authorization") == f"Bearer {token}"
 
     @staticmethod
     def _unauthorized() -> JSONResponse:
@@ -420,12 +462,41 @@ class FakeGraph:
         media = self.add_media(content, fields.get("type") or content_type)
         return JSONResponse({"id": media.media_id})
 
+    async def _message_templates(self, request: Request) -> Response:
+        self._record(
+            RecordedRequest(
+                TEMPLATES, "GET", f"{request.url.path}?{request.url.query}", dict(request.headers)
+            )
+        )
+        if not self._authorized(request):
+            return self._unauthorized()
+        if (answer := await self._misbehave(TEMPLATES)) is not None:
+            return answer
+        with self._lock:
+            templates = list(self._templates.get(request.path_params["waba_id"], []))
+        limit = min(int(request.query_params.get("limit", 25)), self.template_page_size)
+        # Meta's cursors are opaque; here they are the position, base16-encoded.
+        start = int(bytes.fromhex(request.query_params.get("after", "30")).decode())
+        page = templates[start : start + limit]
+        body: dict[str, Any] = {"data": page}
+        if page:
+            end = str(start + len(page)).encode().hex()
+            body["paging"] = {"cursors": {"before": str(start).encode().hex(), "after": end}}
+            if start + len(page) < len(templates):
+                body["paging"]["next"] = f"{self.base_url}{request.url.path}?after={end}"
+        return JSONResponse(body)
+
     def _app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route(DOWNLOAD_PATH, self._download, methods=["GET"]),
                 Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
                 Route("/{version}/{phone_number_id}/media", self._upload, methods=["POST"]),
+                Route(
+                    "/{version}/{waba_id}/message_templates",
+                    self._message_templates,
+                    methods=["GET"],
+                ),
                 Route("/{version}/{media_id}", self._media_info, methods=["GET"]),
             ]
         )

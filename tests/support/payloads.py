@@ -425,16 +425,40 @@ def messages_value(
 
 
 def call_event(
-    *, event: str = "connect", from_: str = CUSTOMER_NUMBER, timestamp: datetime | int | None = None
+    *,
+    event: str = "connect",
+    from_: str = CUSTOMER_NUMBER,
+    timestamp: datetime | int | None = None,
+    call_id: str | None = None,
 ) -> Payload:
     """A `calls[]` entry: a customer calls the business number."""
     return {
-        "id": f"wacid.{uuid.uuid4().hex.upper()}",
+        "id": call_id or f"wacid.{uuid.uuid4().hex.upper()}",
         "to": BUSINESS_NUMBER,
         "from": from_,
         "event": event,
         "timestamp": unix(timestamp),
         "direction": "USER_INITIATED",
+    }
+
+
+def call_ended(
+    call_id: str,
+    *,
+    from_: str = CUSTOMER_NUMBER,
+    timestamp: datetime,
+    answered_for: int | None = None,
+) -> Payload:
+    """The `terminate` event of a call: answered for `answered_for` seconds, or missed."""
+    event = {**call_event(event="terminate", from_=from_, timestamp=timestamp, call_id=call_id)}
+    if answered_for is None:
+        return {**event, "status": "FAILED"}
+    return {
+        **event,
+        "status": "COMPLETED",
+        "start_time": unix(int(timestamp.timestamp()) - answered_for),
+        "end_time": unix(timestamp),
+        "duration": answered_for,
     }
 
 

@@ -1,0 +1,1 @@
+"""Calls: WhatsApp calls with customers, one row per call, shown in their conversations."""
