@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.admin import ADMIN_OFF_MESSAGE
+from app.changes.endpoints import router as changes_router
 from app.config import Settings, get_settings
 from app.conversations.endpoints import router as conversations_router
 from app.docs import install_docs
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # large delivery's rows set off, which hold the event loop while they run.
         gc.collect()
         gc.freeze()
+        await runtime.changes.start()
         worker = Worker(runtime) if settings.worker_enabled else None
         if worker is not None:
             await worker.start()
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media_router, prefix=API_PREFIX)
     app.include_router(jobs_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
+    app.include_router(changes_router, prefix=API_PREFIX)
     if settings.admin_enabled:
         # Imported here so that sqladmin is loaded only when the panel is on.
         from app.admin.setup import mount_admin

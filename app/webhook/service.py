@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.autoreply.rules import is_customer_call
 from app.autoreply.service import plan_replies
+from app.changes import bodies
+from app.changes.repository import ChangeRepository, NewChange
 from app.chunks import chunks
 from app.config import Settings
 from app.conversations.repository import ConversationRepository, InboundIncrement
@@ -114,11 +116,15 @@ async def store(
         _log(event_id, delivery)
     readable = [(i, d.prepared) for i, d in enumerate(deliveries) if d.prepared is not None]
     now = max(d.received_at for d in deliveries)
+    changes: list[NewChange] = []
     messages = await _store_messages(
-        session, settings, [m for _, p in readable for m in p.messages], now
+        session, settings, [m for _, p in readable for m in p.messages], now, changes
     )
-    await _open_windows_for_calls(session, [c for _, p in readable for c in p.callers], now)
-    new_statuses = await _store_statuses(session, [s for _, p in readable for s in p.statuses])
+    await _open_windows_for_calls(
+        session, [c for _, p in readable for c in p.callers], now, changes
+    )
+    status_rows = [s for _, p in readable for s in p.statuses]
+    new_statuses = await _store_statuses(session, status_rows)
     calls = [v for _, p in readable for v in p.calls]
     await plan_replies(
         session,
@@ -126,7 +132,25 @@ async def store(
         IngestResult(event_id=event_ids[0], messages=messages, new_statuses=0, calls=calls),
         now=now,
     )
+    # Last, so that the lock ordering the events is held only until the commit.
+    repository = ChangeRepository(session)
+    await repository.add_many(changes, now=now)
+    await repository.add_statuses(_new_status_bodies(status_rows, new_statuses), now=now)
     return _outcomes(deliveries, event_ids, messages, new_statuses)
+
+
+def _new_status_bodies(
+    rows: list[dict[str, Any]], new: set[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """The event body of each status stored for the first time, once each."""
+    bodies_: list[dict[str, Any]] = []
+    left = set(new)
+    for row in rows:
+        key = (row["message_id"], row["status"])
+        if key in left:
+            left.discard(key)
+            bodies_.append(bodies.message_status(row))
+    return bodies_
 
 
 async def _let_others_run(n: int) -> None:
@@ -226,13 +250,16 @@ def _log(event_id: int, delivery: Delivery) -> None:
 
 
 async def _open_windows_for_calls(
-    session: AsyncSession, callers: list[CustomerCall], received_at: datetime
+    session: AsyncSession,
+    callers: list[CustomerCall],
+    received_at: datetime,
+    changes: list[NewChange],
 ) -> None:
     """A customer's call opens the 24-hour customer-service window, as a message does.
 
     Meta: "When a WhatsApp user messages you or calls you, a 24-hour timer ... starts."
     The caller's conversation is found or created and its last_inbound_at moves forward
-    (never back); no message is counted.
+    (never back); no message is counted. Every call event becomes a call.received event.
     """
     latest: dict[Customer, tuple[str | None, datetime]] = {}
     for caller in callers:
@@ -245,6 +272,7 @@ async def _open_windows_for_calls(
             max(at, previous[1]) if previous else at,
         )
     repository = ConversationRepository(session)
+    conversations: dict[Customer, int] = {}
     for customer in sorted(latest, key=lambda c: c.sort_key):
         name, at = latest[customer]
         conversation_id = await repository.upsert_customer(
@@ -254,6 +282,15 @@ async def _open_windows_for_calls(
             contact_name=name,
         )
         await repository.note_inbound_contact(conversation_id, at)
+        conversations[customer] = conversation_id
+    changes.extend(
+        bodies.call_received(
+            caller.call.model_dump(mode="json", by_alias=True, exclude_none=True),
+            conversations.get(caller.customer) if caller.customer else None,
+            caller.customer.phone_number if caller.customer else None,
+        )
+        for caller in callers
+    )
 
 
 async def _upsert_conversations(
@@ -288,7 +325,11 @@ async def _upsert_conversations(
 
 
 async def _store_messages(
-    session: AsyncSession, settings: Settings, incoming: list[Incoming], now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    incoming: list[Incoming],
+    now: datetime,
+    changes: list[NewChange],
 ) -> list[NewInboundMessage]:
     """Insert-or-ignore the messages; count, and fetch media of, only the new ones.
 
@@ -328,6 +369,7 @@ async def _store_messages(
     )
     result: list[NewInboundMessage] = []
     for batch in chunks(new_rows):
+        changes.extend(bodies.message_received(row) for row in batch)
         result += [
             NewInboundMessage(
                 wamid=row["message_id"],
