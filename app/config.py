@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -18,6 +19,14 @@ DEFAULT_API_VERSION = "v25.0"
 
 # Values that mean "not set yet": copied from an example file, or left blank.
 PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "your-secret", "xxx", "todo"})
+
+# Loopback, link-local and with it the cloud metadata address (169.254.169.254).
+DEFAULT_BLOCKED_NETWORKS: tuple[IPv4Network | IPv6Network, ...] = (
+    IPv4Network("127.0.0.0/8"),
+    IPv6Network("::1/128"),
+    IPv4Network("169.254.0.0/16"),
+    IPv6Network("fe80::/10"),
+)
 
 SECRET_SETTINGS = ("whatsapp_app_secret", "whatsapp_verify_token", "whatsapp_access_token")
 
@@ -99,6 +108,16 @@ class Settings(BaseSettings):
     admin_username: str = ""
     admin_password_hash: SecretStr = SecretStr("")
     session_secret: SecretStr = SecretStr("")
+    # Opening a conversation's thread in the admin marks its messages read.
+    admin_mark_read_on_open: bool = True
+
+    # Webhooks out: events POSTed to subscribers. Private networks are allowed (internal
+    # services live there); these never are, checked after DNS on every delivery.
+    subscription_blocked_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_BLOCKED_NETWORKS)
+    )
+    subscription_max_attempts: int = Field(default=12, ge=1)
+    subscription_timeout_seconds: float = Field(default=10.0, gt=0)
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -109,6 +128,11 @@ class Settings(BaseSettings):
     @field_validator("api_keys", "call_keywords", mode="before")
     @classmethod
     def _split_strings(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("subscription_blocked_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
         return _split_list(value)
 
     @field_validator("business_hours_days", mode="before")

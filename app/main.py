@@ -25,6 +25,8 @@ from app.messages.endpoints import router as messages_router
 from app.middleware import BodySizeLimit
 from app.outbound.endpoints import router as outbound_router
 from app.runtime import Runtime
+from app.subscriptions.dispatcher import Dispatcher
+from app.subscriptions.endpoints import router as subscriptions_router
 from app.webhook.endpoints import router as webhook_router
 from app.webhook.group_commit import GroupCommit, group_writers
 
@@ -61,12 +63,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         await runtime.changes.start()
         worker = Worker(runtime) if settings.worker_enabled else None
-        if worker is not None:
+        dispatcher = Dispatcher(runtime) if settings.worker_enabled else None
+        if worker is not None and dispatcher is not None:
             await worker.start()
+            await dispatcher.start()
         try:
             yield
         finally:
             await ingest.close()
+            if dispatcher is not None:
+                await dispatcher.stop()
             if worker is not None:
                 await worker.stop()
             await runtime.close()
@@ -95,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
     app.include_router(changes_router, prefix=API_PREFIX)
+    app.include_router(subscriptions_router, prefix=API_PREFIX)
     if settings.admin_enabled:
         # Imported here so that sqladmin is loaded only when the panel is on.
         from app.admin.setup import mount_admin

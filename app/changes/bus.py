@@ -70,7 +70,7 @@ class ChangeBus:
                 async with self.engine.connect() as connection:
                     raw: Any = (await connection.get_raw_connection()).driver_connection
                     lost = asyncio.Event()
-                    raw.add_termination_listener(lambda _c: lost.set())
+                    raw.add_termination_listener(lambda _c, lost=lost: lost.set())
                     await raw.add_listener(CHANNEL, self._notified)
                     # Anything committed while there was no listener is looked for now.
                     self.notify()

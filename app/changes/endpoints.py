@@ -78,6 +78,4 @@ async def list_or_stream(
         runtime, since, limit=params.limit, types=types, conversation_id=params.conversation
     )
     out = [ChangeOut.model_validate(e) for e in events]
-    return ChangeList(
-        count=len(out), events=out, next_since=out[-1].id if out else since
-    )
+    return ChangeList(count=len(out), events=out, next_since=out[-1].id if out else since)

@@ -51,6 +51,7 @@ from app.media.tasks import download_media, record_media_failure
 from app.models import Job
 from app.outbound.tasks import send_queued_message
 from app.runtime import Runtime
+from app.subscriptions.tasks import deliver_event, record_dead_delivery
 
 JobHandler = Callable[[Runtime, Job], Awaitable[dict[str, Any] | None]]
 
@@ -59,10 +60,12 @@ HANDLERS: Mapping[str, JobHandler] = {
     kinds.MEDIA_DOWNLOAD: download_media,
     kinds.SEND_MESSAGE: send_queued_message,
     kinds.AUTO_REPLY: send_auto_reply,
+    kinds.SUBSCRIPTION_DELIVERY: deliver_event,
 }
 
 DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
 
 ON_DEAD: Mapping[str, DeadHook] = {
     kinds.MEDIA_DOWNLOAD: record_media_failure,
+    kinds.SUBSCRIPTION_DELIVERY: record_dead_delivery,
 }

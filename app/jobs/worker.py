@@ -34,6 +34,7 @@ from app.models import Job
 from app.outage import is_database_unavailable
 from app.outbound.graph import GraphAPIError
 from app.runtime import Runtime
+from app.subscriptions.dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -381,13 +382,16 @@ async def run_worker(settings: Settings) -> None:
     runtime = Runtime.create(settings)
     await runtime.changes.start()
     worker = Worker(runtime)
+    dispatcher = Dispatcher(runtime)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await worker.start()
+    await dispatcher.start()
     try:
         await stop.wait()
     finally:
+        await dispatcher.stop()
         await worker.stop()
         await runtime.close()

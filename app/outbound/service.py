@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.changes import bodies
 from app.changes.repository import ChangeRepository
-
 from app.config import Settings
 from app.conversations.exceptions import ConversationNotFound
 from app.conversations.repository import ConversationRepository
