@@ -114,9 +114,9 @@ async def delivering(runtime: Runtime) -> AsyncIterator[None]:
         await runtime.changes.close()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    """Wait until `check()` is true, failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
+    """Wait until `check()` is true, failing after `within` seconds."""
+    deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
