@@ -2,12 +2,13 @@
 
 Ids ascend in commit order. A sequence hands out ids when rows are inserted, not when
 they are committed, so two concurrent transactions could commit ids 11 and then 10, and
-a reader that had seen 11 would never see 10. On PostgreSQL every transaction that adds
-events therefore first takes one transaction-level advisory lock, held until its commit:
-events are the last thing a transaction writes, so the lock is held for a moment. The
-same statement queues one NOTIFY for the transaction (PostgreSQL sends it at commit, and
-only then). SQLite has one writer at a time, so its ids are in commit order already; a
-commit that added events wakes this process's listeners (app.changes.bus).
+a reader that had seen 11 would never see 10. On PostgreSQL every statement that adds
+events therefore first takes one transaction-level advisory lock, before it draws an id,
+held until the commit: events are the last thing a transaction writes, so the lock is
+held for a moment. The same statement queues one NOTIFY for the transaction (PostgreSQL
+sends it at commit, and only then). SQLite has one writer at a time, so its ids are in
+commit order already; a commit that added events wakes this process's listeners
+(app.changes.bus).
 """
 
 from __future__ import annotations
@@ -30,22 +31,24 @@ from app.models import ChangeEvent, Message
 CHANNEL = "change_events"
 # Set in session.info by every write of events; the bus wakes listeners on its commit.
 CHANGES_WRITTEN = "changes_written"
-# The root transaction that already holds the lock (and queued the NOTIFY).
-_LOCKED_IN = "changes_locked_in"
 _LOCK_KEY = 0x43484E47  # "CHNG"
-_LOCK_AND_NOTIFY = text(f"SELECT pg_advisory_xact_lock({_LOCK_KEY}), pg_notify('{CHANNEL}', '')")
+# Part of every statement that adds events, so that it costs no round trip of its own: an
+# advisory lock taken again by its holder is granted at once, and PostgreSQL sends one
+# notification per transaction however often the same one is queued.
+_LOCK_AND_NOTIFY = f"SELECT pg_advisory_xact_lock({_LOCK_KEY}), pg_notify('{CHANNEL}', '')"
 
 _events = cast(Table, ChangeEvent.__table__)
 _messages = cast(Table, Message.__table__)
 _COLUMNS = ["type", "created_at", "conversation_id", "data"]
-_INSERT = ArrayInsert(_events, _COLUMNS)
+_INSERT = ArrayInsert(_events, _COLUMNS, first=_LOCK_AND_NOTIFY)
 # Status events take their conversation from the message, when it is stored: one
 # statement for the whole group, in the order given.
 _INSERT_STATUSES_PG = text(
+    f"WITH first AS MATERIALIZED ({_LOCK_AND_NOTIFY}) "
     "INSERT INTO change_events (type, created_at, conversation_id, data) "
     "SELECT :type, :created_at, m.conversation_id, a.data "
     "FROM unnest(CAST(:wamids AS varchar[]), CAST(:data AS json[])) "
-    "WITH ORDINALITY AS a(wamid, data, n) "
+    "WITH ORDINALITY AS a(wamid, data, n) CROSS JOIN first "
     "LEFT JOIN whatsapp_whatsappmessage AS m ON m.message_id = a.wamid ORDER BY a.n"
 )
 _INSERT_STATUSES_SQLITE = insert(_events).values(
@@ -79,16 +82,10 @@ class ChangeRepository:
     def _postgresql(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
 
-    async def _take_order(self) -> None:
-        """Serialise this transaction's commit with every other that adds events."""
+    def _take_order(self) -> None:
+        """Note that this transaction adds events; on PostgreSQL the statement that adds
+        them serialises its commit with every other that adds events."""
         self.session.info[CHANGES_WRITTEN] = True
-        if not self._postgresql():
-            return
-        transaction = self.session.sync_session.get_transaction()
-        if transaction is not None and self.session.info.get(_LOCKED_IN) is transaction:
-            return
-        await self.session.execute(_LOCK_AND_NOTIFY)
-        self.session.info[_LOCKED_IN] = self.session.sync_session.get_transaction()
 
     async def add(self, change: NewChange, *, now: datetime) -> None:
         """Add one event."""
@@ -98,7 +95,7 @@ class ChangeRepository:
         """Add events in the order given: one array insert per thousand on PostgreSQL."""
         if not changes:
             return
-        await self._take_order()
+        self._take_order()
         rows = [
             {
                 "type": str(c.type),
@@ -119,7 +116,7 @@ class ChangeRepository:
         conversation of its message when that is stored (a status may come first)."""
         if not statuses:
             return
-        await self._take_order()
+        self._take_order()
         for batch in chunks(statuses, ROWS_PER_ARRAY):
             if self._postgresql():
                 await self.session.execute(
