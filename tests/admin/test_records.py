@@ -148,3 +148,27 @@ async def test_replaying_an_event_that_does_not_exist_says_so(
     await admin.post("/admin/webhook-event/action/replay?pks=999")
     page = await admin.get("/admin/webhook-event/list")
     assert "no webhook event with id 999." in page.text
+
+
+async def test_uncertain_jobs_are_listed_and_sent_again_only_by_choice(
+    admin: httpx.AsyncClient, runtime: Runtime, events: dict[str, str]
+) -> None:
+    job = await _job(runtime)
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(state=JobState.UNCERTAIN, call_started_at=runtime.clock())
+        )
+    page = await admin.get("/admin/job/list", params={"state": "uncertain"})
+    assert len(rows(page)) == 1
+    assert "Send again" in page.text
+
+    await admin.post(f"/admin/job/action/retry?pks={job.id}")
+    assert (await _job(runtime)).state == JobState.UNCERTAIN
+
+    response = await admin.post(f"/admin/job/action/send_again?pks={job.id}")
+    assert response.status_code == 303
+    again = await _job(runtime)
+    assert (again.state, again.call_started_at) == (JobState.QUEUED, None)
+    assert f"Queued to send again: job {job.id}." in (await admin.get("/admin/job/list")).text
