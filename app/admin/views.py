@@ -451,7 +451,7 @@ class JobAdmin(ReadOnlyView, model=Job):
         return await self._requeue(request, retry_job, "Queued to run now")
 
     @action(
-        name="send_again",
+        name="send-again",
         label="Send again",
         confirmation_message="These sends may already have reached the customer: "
         "send them again anyway?",

@@ -166,8 +166,10 @@ async def test_uncertain_jobs_are_listed_and_sent_again_only_by_choice(
 
     await admin.post(f"/admin/job/action/retry?pks={job.id}")
     assert (await _job(runtime)).state == JobState.UNCERTAIN
+    refused = await admin.get("/admin/job/list")
+    assert "an uncertain job is run again with send-again" in refused.text
 
-    response = await admin.post(f"/admin/job/action/send_again?pks={job.id}")
+    response = await admin.post(f"/admin/job/action/send-again?pks={job.id}")
     assert response.status_code == 303
     again = await _job(runtime)
     assert (again.state, again.call_started_at) == (JobState.QUEUED, None)
