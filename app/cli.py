@@ -181,19 +181,21 @@ def erase(args: argparse.Namespace) -> None:
     """Remove everything stored about a customer's number, and say what was removed."""
     from app.customers.exceptions import InvalidCustomerNumber
     from app.customers.schemas import ErasureReport
-    from app.customers.service import erase_customer
-
-    async def work(runtime: Runtime) -> ErasureReport:
-        async with runtime.sessions() as session:
-            report = await erase_customer(session, runtime.storage, args.phone)
-            await session.commit()
-        return report
+    from app.customers.service import customer_number, erase_customer
 
     try:
-        report = _with_runtime(work)
+        number = customer_number(args.phone)
     except InvalidCustomerNumber as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         raise SystemExit(2) from exc
+
+    async def work(runtime: Runtime) -> ErasureReport:
+        async with runtime.sessions() as session:
+            report = await erase_customer(session, runtime.storage, number)
+            await session.commit()
+        return report
+
+    report = _with_runtime(work)
     removed = ", ".join(
         f"{count} {name.replace('_', ' ')}"
         for name, count in report.model_dump(exclude={"phone_number"}).items()
