@@ -74,6 +74,8 @@ class ArrayInsert:
             sql += f" ON CONFLICT {on_conflict}"
         if returning:
             sql += f" RETURNING {', '.join(returning)}"
+        # The SQL alone, for a statement that runs this INSERT inside a larger one.
+        self.sql = sql
         self.statement: TextClause = text(sql)
 
     def parameters(
@@ -96,6 +98,13 @@ class ArrayInsert:
         session: AsyncSession,
         rows: Sequence[dict[str, Any]],
         defaults: dict[str, Any] | None = None,
+        *,
+        within: TextClause | None = None,
     ) -> Any:
-        """Insert `rows` in one statement and return the result (for RETURNING)."""
-        return await session.execute(self.statement, self.parameters(rows, defaults))
+        """Insert `rows` in one statement and return the result (for RETURNING).
+
+        `within` is a larger statement built around `sql`, to run instead of the INSERT
+        alone; it takes the same parameters.
+        """
+        statement = self.statement if within is None else within
+        return await session.execute(statement, self.parameters(rows, defaults))

@@ -5,15 +5,25 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
 from app.autoreply.rules import BusinessHours, InvalidBusinessHours
-from app.config import MissingSecretsError, Settings, check_production, fill_development_secrets
+from app.config import MissingSecretsError, Settings, check_production
+from app.dev_secrets import DEV_SECRETS_FILE, fill_and_keep_development_secrets
 from app.log import configure_logging
 from app.migrate import upgrade_database
 from app.serve import CannotServe, share_with_workers
 from app.serve import serve as run_server
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+T = TypeVar("T")
 
 
 def _read_settings() -> Settings:
@@ -41,20 +51,38 @@ def _load_settings() -> Settings:
         check_production(settings)
         if settings.away_message:
             BusinessHours.from_settings(settings)
-    except (MissingSecretsError, InvalidBusinessHours) as exc:
+        _check_admin_login(settings)
+    except (MissingSecretsError, InvalidBusinessHours, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    generated = fill_development_secrets(settings)
+    generated = fill_and_keep_development_secrets(settings, Path.cwd())
     if generated:
+        kept = (
+            f"values kept in {DEV_SECRETS_FILE} (made on the first start, reused on every start)"
+            if settings.environment == "development"
+            else "random values for this run"
+        )
         print(
-            f"{settings.environment}: these settings were not given, so random values are "
-            "used for this run:",
+            f"{settings.environment}: these settings were not given, so {kept} are used:",
             file=sys.stderr,
         )
         for name, value in generated.items():
             print(f"  {name}={value}", file=sys.stderr)
         share_with_workers(generated)
     return settings
+
+
+def _check_admin_login(settings: Settings) -> None:
+    """Refuse an admin login that cannot work, before any process starts.
+
+    A hash pasted unquoted into a shell or .env loses every `$part`: the one-line error
+    says so, instead of a traceback from each web process.
+    """
+    if not settings.admin_username:
+        return
+    from app.admin.auth import check_password_hash
+
+    check_password_hash(settings.admin_password_hash.get_secret_value())
 
 
 def _positive_int(value: str) -> int:
@@ -71,7 +99,7 @@ def _positive_int(value: str) -> int:
 def serve(args: argparse.Namespace) -> None:
     """Migrate once, then run the web app (and, unless turned off, the worker) with uvicorn."""
     settings = _load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         run_server(
             settings,
@@ -93,7 +121,7 @@ def worker(args: argparse.Namespace) -> None:
     settings = _load_settings()
     if args.concurrency:
         settings.worker_concurrency = args.concurrency
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(run_worker(settings))
 
 
@@ -103,34 +131,91 @@ def migrate(_args: argparse.Namespace) -> None:
     upgrade_database(settings.database_url, settings.database_pooler)
 
 
-def templates_sync(_args: argparse.Namespace) -> None:
-    """Fetch the business account's templates from Meta into the database, once."""
+def _moment(value: str) -> datetime:
+    """argparse type of --since/--until: ISO 8601, UTC unless it names its offset."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date or time in ISO 8601: {value!r} (e.g. 2026-01-31 or 2026-01-31T09:00:00Z)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run `work` on a Runtime of the environment's settings, closed afterwards."""
     import asyncio
 
-    from app.errors import DomainError
-    from app.message_templates.service import sync_templates
-    from app.outbound.graph import GraphAPIError
     from app.runtime import Runtime
 
     settings = _read_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
-    async def run() -> str:
+    async def run() -> T:
         runtime = Runtime.create(settings)
         try:
-            result = await sync_templates(runtime, now=runtime.clock())
+            return await work(runtime)
         finally:
             await runtime.close()
-        return f"synced {result.templates} templates ({result.pages} pages)"
+
+    return asyncio.run(run())
+
+
+def replay(args: argparse.Namespace) -> None:
+    """Run the stored webhook events received since a moment through ingestion again."""
+    from app.events.replay import replay_received
+
+    report = _with_runtime(
+        lambda runtime: replay_received(
+            runtime, since=args.since, until=args.until, rejected_only=args.rejected
+        )
+    )
+    print(
+        f"replayed {report.events} events: {report.new_messages} new messages, "
+        f"{report.new_statuses} new statuses; {report.still_rejected} events still "
+        "have items that cannot be stored"
+    )
+
+
+def erase(args: argparse.Namespace) -> None:
+    """Remove everything stored about a customer's number, and say what was removed."""
+    from app.customers.exceptions import InvalidCustomerNumber
+    from app.customers.schemas import ErasureReport
+    from app.customers.service import erase_customer
+
+    async def work(runtime: Runtime) -> ErasureReport:
+        async with runtime.sessions() as session:
+            report = await erase_customer(session, runtime.storage, args.phone)
+            await session.commit()
+        return report
 
     try:
-        print(asyncio.run(run()))
+        report = _with_runtime(work)
+    except InvalidCustomerNumber as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    removed = ", ".join(
+        f"{count} {name.replace('_', ' ')}"
+        for name, count in report.model_dump(exclude={"phone_number"}).items()
+    )
+    print(f"erased {report.phone_number}: {removed}")
+
+
+def templates_sync(_args: argparse.Namespace) -> None:
+    """Fetch the business account's templates from Meta into the database, once."""
+    from app.errors import DomainError
+    from app.message_templates.service import sync_templates
+    from app.outbound.graph import GraphAPIError
+
+    try:
+        result = _with_runtime(lambda runtime: sync_templates(runtime, now=runtime.clock()))
     except DomainError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         raise SystemExit(2) from exc
     except GraphAPIError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc
+    print(f"synced {result.templates} templates ({result.pages} pages)")
 
 
 def hash_password(_args: argparse.Namespace) -> None:
@@ -142,6 +227,22 @@ def hash_password(_args: argparse.Namespace) -> None:
         print("error: empty password", file=sys.stderr)
         raise SystemExit(2)
     print(PasswordHasher().hash(password))
+
+
+def healthcheck(_args: argparse.Namespace) -> None:
+    """Exit 0 when the server on this machine's PORT answers /healthz (the image's check)."""
+    import httpx
+
+    settings = _read_settings()
+    url = f"http://127.0.0.1:{settings.port}/healthz"
+    try:
+        healthy = httpx.get(url, timeout=3).status_code == 200
+    except httpx.HTTPError as exc:
+        print(f"unhealthy: {url}: {type(exc).__name__}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    if not healthy:
+        print(f"unhealthy: {url} did not answer 200", file=sys.stderr)
+        raise SystemExit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -175,6 +276,28 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser(
         "hash-password", help="print an ADMIN_PASSWORD_HASH for a password read from stdin"
     ).set_defaults(func=hash_password)
+    p_replay = sub.add_parser(
+        "replay",
+        help="run stored webhook events through ingestion again (idempotent)",
+    )
+    p_replay.add_argument(
+        "--since", type=_moment, required=True, help="events received at or after (ISO 8601)"
+    )
+    p_replay.add_argument(
+        "--until", type=_moment, default=None, help="events received before (ISO 8601)"
+    )
+    p_replay.add_argument(
+        "--rejected", action="store_true", help="only events with items that were not stored"
+    )
+    p_replay.set_defaults(func=replay)
+    p_erase = sub.add_parser(
+        "erase", help="remove everything stored about a customer (data-protection requests)"
+    )
+    p_erase.add_argument("--phone", required=True, help="the customer's number, any format")
+    p_erase.set_defaults(func=erase)
+    sub.add_parser(
+        "healthcheck", help="exit 0 when the local server answers /healthz (for containers)"
+    ).set_defaults(func=healthcheck)
     args = parser.parse_args(argv)
     args.func(args)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -18,7 +19,29 @@ from app.pooler import Pooler, url_flag
 DEFAULT_API_VERSION = "v25.0"
 
 # Values that mean "not set yet": copied from an example file, or left blank.
-PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "your-secret", "xxx", "todo"})
+PLACEHOLDERS = frozenset(
+    {
+        "",
+        "abc",
+        "changeme",
+        "change-me",
+        "dummy",
+        "example",
+        "password",
+        "placeholder",
+        "replace-me",
+        "replaceme",
+        "secret",
+        "test",
+        "todo",
+        "token",
+        "xxx",
+    }
+)
+# Example values such as `your-token`, `your_app_secret`, `<access token>`.
+PLACEHOLDER_PREFIXES = ("your-", "your_", "<")
+# An API key shorter than this is guessable, or a placeholder.
+MIN_API_KEY_LENGTH = 32
 
 SECRET_SETTINGS = ("whatsapp_app_secret", "whatsapp_verify_token", "whatsapp_access_token")
 
@@ -105,14 +128,31 @@ class Settings(BaseSettings):
     admin_username: str = ""
     admin_password_hash: SecretStr = SecretStr("")
     session_secret: SecretStr = SecretStr("")
+    # Password checks (argon2: ~64 MiB and ~0.5 s each) running at once per process.
+    admin_login_concurrency: int = Field(default=2, ge=1, le=16)
+    # Failed admin logins per 10 minutes, all accounts and addresses together.
+    admin_login_failure_budget: int = Field(default=100, ge=1)
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or
+    # networks (CIDR), or `*` for any. Empty: the socket's address is the client's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     host: str = "127.0.0.1"
     port: int = 8000
     # Web processes of `serve` (platforms such as Heroku set it from the instance size).
     web_concurrency: int = Field(default=1, ge=1)
     log_level: str = "info"
+    # "json": one JSON object per line (app.log); plain text is for reading in a terminal.
+    log_format: Literal["text", "json"] = "text"
+    # A bearer token that opens only /metrics (API keys open it too).
+    metrics_token: SecretStr = SecretStr("")
 
-    @field_validator("api_keys", "call_keywords", mode="before")
+    # Retention (days; 0 keeps forever), applied by a periodic job (app.retention).
+    retention_raw_events_days: int = Field(default=30, ge=0)
+    retention_finished_jobs_days: int = Field(default=14, ge=0)
+    retention_media_days: int = Field(default=365, ge=0)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+
+    @field_validator("api_keys", "call_keywords", "trusted_proxies", mode="before")
     @classmethod
     def _split_strings(cls, value: object) -> object:
         return _split_list(value)
@@ -127,6 +167,20 @@ class Settings(BaseSettings):
     def _weekdays(cls, value: list[int]) -> list[int]:
         if any(day not in range(7) for day in value):
             raise ValueError("days are numbered 0 (Monday) to 6 (Sunday)")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.0/8), nor `*`"
+                ) from None
         return value
 
     @field_validator("database_url")
@@ -212,11 +266,21 @@ class MissingSecretsError(RuntimeError):
 
 
 def _is_placeholder(value: str) -> bool:
-    return value.strip().lower() in PLACEHOLDERS
+    text = value.strip().lower()
+    return text in PLACEHOLDERS or text.startswith(PLACEHOLDER_PREFIXES)
+
+
+def _weak_api_key(key: SecretStr) -> bool:
+    value = key.get_secret_value()
+    return _is_placeholder(value) or len(value.strip()) < MIN_API_KEY_LENGTH
 
 
 def missing_secrets(settings: Settings) -> list[str]:
-    """Names (as environment variables) of the secrets that are unset or placeholders."""
+    """Names (as environment variables) of the secrets that are unset or placeholders.
+
+    API keys must also be at least MIN_API_KEY_LENGTH characters long; the name then
+    says so. Values are never part of the answer.
+    """
     missing = [
         name.upper()
         for name in SECRET_SETTINGS
@@ -224,10 +288,8 @@ def missing_secrets(settings: Settings) -> list[str]:
     ]
     if _is_placeholder(settings.whatsapp_phone_number_id):
         missing.append("WHATSAPP_PHONE_NUMBER_ID")
-    if not settings.api_keys or any(
-        _is_placeholder(k.get_secret_value()) for k in settings.api_keys
-    ):
-        missing.append("API_KEYS")
+    if not settings.api_keys or any(_weak_api_key(k) for k in settings.api_keys):
+        missing.append(f"API_KEYS (each at least {MIN_API_KEY_LENGTH} characters)")
     if settings.admin_enabled and _is_placeholder(settings.session_secret.get_secret_value()):
         missing.append("SESSION_SECRET")
     return missing

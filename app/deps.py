@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -95,13 +96,18 @@ async def require_api_key(
     """Let the request through only with one of the configured API keys."""
     if credentials is None:
         raise Unauthorized("missing API key: send Authorization: Bearer <key>")
-    offered = credentials.credentials.encode()
+    if not matches_a_key(credentials.credentials, settings.api_keys):
+        raise Unauthorized("invalid API key")
+
+
+def matches_a_key(offered: str, keys: Iterable[SecretStr]) -> bool:
+    """True when `offered` is one of `keys` (empty keys never match)."""
     # Compare against every key, without stopping early, so timing says nothing.
     valid = False
-    for key in settings.api_keys:
-        valid |= hmac.compare_digest(offered, key.get_secret_value().encode())
-    if not valid:
-        raise Unauthorized("invalid API key")
+    for key in keys:
+        secret = key.get_secret_value().encode()
+        valid |= hmac.compare_digest(offered.encode(), secret) and bool(secret)
+    return valid
 
 
 ApiKeyDep = Depends(require_api_key)

@@ -13,6 +13,7 @@ from app.admin import ADMIN_OFF_MESSAGE
 from app.calls.endpoints import router as calls_router
 from app.config import Settings, get_settings
 from app.conversations.endpoints import router as conversations_router
+from app.customers.endpoints import router as customers_router
 from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.events.endpoints import router as events_router
@@ -23,10 +24,13 @@ from app.log import install_redaction
 from app.media.endpoints import router as media_router
 from app.message_templates.endpoints import router as templates_router
 from app.messages.endpoints import router as messages_router
-from app.middleware import BodySizeLimit
+from app.metrics.endpoints import router as metrics_router
+from app.metrics.middleware import WebhookMetrics
+from app.middleware import BodySizeLimit, QueryGuard, RequestId
 from app.outbound.endpoints import router as outbound_router
 from app.runtime import Runtime
 from app.webhook.endpoints import router as webhook_router
+from app.webhook.fast_path import WebhookFastPath
 from app.webhook.group_commit import GroupCommit, group_writers
 
 logger = logging.getLogger(__name__)
@@ -81,12 +85,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.ingest = ingest
+    # Declared first, so it runs inside the body-size limit.
+    app.add_middleware(
+        WebhookFastPath,
+        paths=(f"{API_PREFIX}/webhook/", f"{API_PREFIX}/webhook"),
+        exception_handlers=app.exception_handlers,
+    )
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=UPLOAD_PATHS
     )
+    # Outside the size limit, so that a 413 is counted and carries the request id.
+    app.add_middleware(WebhookMetrics, path=f"{API_PREFIX}/webhook/")
+    app.add_middleware(QueryGuard)
+    app.add_middleware(RequestId)
     install_error_handlers(app)
     install_docs(app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(webhook_router, prefix=API_PREFIX)
     app.include_router(messages_router, prefix=API_PREFIX)
     app.include_router(outbound_router, prefix=API_PREFIX)
@@ -94,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media_router, prefix=API_PREFIX)
     app.include_router(jobs_router, prefix=API_PREFIX)
     app.include_router(events_router, prefix=API_PREFIX)
+    app.include_router(customers_router, prefix=API_PREFIX)
     app.include_router(calls_router, prefix=API_PREFIX)
     app.include_router(templates_router, prefix=API_PREFIX)
     if settings.admin_enabled:
@@ -102,5 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         mount_admin(app, runtime)
     else:
+        from app.admin.off import router as admin_off_router
+
+        app.include_router(admin_off_router)
         logger.warning(ADMIN_OFF_MESSAGE)
     return app

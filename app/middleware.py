@@ -3,8 +3,67 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import log
+
+# Longer query strings are refused (422): no parameter of the service needs this much.
+MAX_QUERY_BYTES = 16 * 1024
+
+
+async def _send_json(send: Send, status: int, error: str, detail: str) -> None:
+    body = json.dumps({"error": error, "detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class QueryGuard:
+    """Answer 422 (JSON, as every invalid parameter) to a NUL character in the path or the
+    query, or to a query string over MAX_QUERY_BYTES, before any route or database sees
+    them.
+
+    No column, LIKE pattern or identifier takes a NUL (PostgreSQL refuses it outright),
+    so a NUL can only mean a broken or hostile client; routes then never have to check.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query: bytes = scope.get("query_string", b"")
+        if len(query) > MAX_QUERY_BYTES:
+            await _send_json(
+                send,
+                422,
+                "validation_error",
+                f"the query string is longer than the limit of {MAX_QUERY_BYTES} bytes",
+            )
+            return
+        if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(query):
+            await _send_json(
+                send,
+                422,
+                "validation_error",
+                "the path or a query parameter contains a NUL character",
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyTooLarge(Exception):
@@ -23,23 +82,12 @@ class BodySizeLimit:
         self.exempt_prefixes = exempt_prefixes
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "payload_too_large",
-                "detail": f"request body is larger than the limit of {self.max_bytes} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        await _send_json(
+            send,
+            413,
+            "payload_too_large",
+            f"request body is larger than the limit of {self.max_bytes} bytes",
         )
-        await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
@@ -77,3 +125,39 @@ class BodySizeLimit:
         except BodyTooLarge:
             if not started:
                 await self._reject(send)
+
+
+# A request id a client may choose: short, printable, no spaces (it goes into logs).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
+
+
+class RequestId:
+    """Give each request an id: the client's X-Request-ID when usable, else a new one.
+
+    The id is in every log line written while the request runs (app.log.request_id) and
+    in the answer's X-Request-ID header, so a client's report finds the server's lines.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
+            "latin-1"
+        )
+        value = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        header = (b"x-request-id", value.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        token = log.request_id.set(value)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.request_id.reset(token)

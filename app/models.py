@@ -65,6 +65,8 @@ class MediaState:
     PENDING = "pending"
     STORED = "stored"
     FAILED = "failed"
+    # Deleted when its retention time (RETENTION_MEDIA_DAYS) was over.
+    EXPIRED = "expired"
 
 
 class Conversation(Base):
@@ -281,6 +283,9 @@ class JobState:
     RUNNING = "running"
     DONE = "done"
     DEAD = "dead"
+    # A run began a call that must not be repeated unseen (a send) and its answer was
+    # never recorded: the job stops until a person chooses to run it again.
+    UNCERTAIN = "uncertain"
 
 
 class Job(Base):
@@ -303,6 +308,9 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set (and committed) before a run calls Meta to send; a run that finds it set does
+    # not send again. Cleared when Meta refused, or when a person chooses "send again".
+    call_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def __str__(self) -> str:
         return f"job {self.id} {self.kind}"
@@ -319,6 +327,24 @@ class IdempotencyKey(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[Any | None] = mapped_column(SafeJSON())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AdminSession(Base):
+    """A logged-in admin session, kept server side so that logging out ends it for good.
+
+    The browser's cookie holds only a random token; its SHA-256 is stored here. The
+    fingerprint of the password hash the login was made with ends the session as soon
+    as the password changes.
+    """
+
+    __tablename__ = "whatsapp_adminsession"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(255))
+    password_fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class AutoReplyLog(Base):

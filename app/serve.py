@@ -10,12 +10,15 @@ inside BEGIN IMMEDIATE on SQLite, so each job runs in one process only.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.db import is_in_memory_sqlite
-from app.log import configure_logging
+from app.log import configure_logging, log_config
+from app.metrics import MULTIPROC_ENV
 from app.migrate import upgrade_database
 
 if TYPE_CHECKING:
@@ -54,8 +57,34 @@ def worker_app() -> FastAPI:
     from app.main import create_app
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)
+
+
+def _empty_metrics_dir(path: str) -> None:
+    """Make `path` an empty metrics directory: files of an earlier run would add up too."""
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(path, name))
+
+
+def share_metrics(workers: int) -> str | None:
+    """Set up the directory where web processes keep their metrics; before they start.
+
+    PROMETHEUS_MULTIPROC_DIR when given, else (for several processes) a new temporary
+    directory, which is returned so that the caller removes it at the end. Either way it
+    starts empty: counters left by an earlier run would be added to this one's.
+    """
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        _empty_metrics_dir(given)
+        return None
+    if workers == 1:
+        return None
+    made = tempfile.mkdtemp(prefix="whatsapp-inbox-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    return made
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
@@ -70,12 +99,21 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         f"whatsapp-inbox listening on http://{host}:{port}{processes}  (API docs: /docs)",
         file=sys.stderr,
     )
-    uvicorn.run(
-        WORKER_APP,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        proxy_headers=True,
-    )
+    made = share_metrics(workers)
+    try:
+        uvicorn.run(
+            WORKER_APP,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            log_config=log_config(settings.log_level, settings.log_format),
+            # Forwarded headers are believed only from the proxies the operator names;
+            # otherwise anyone could choose the address that lockouts and logs see.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=",".join(settings.trusted_proxies),
+        )
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)

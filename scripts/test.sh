@@ -25,8 +25,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 echo "== ruff"
-.venv/bin/ruff format --check app tests migrations benchmarks
-.venv/bin/ruff check app tests migrations benchmarks
+.venv/bin/ruff format --check app tests benchmarks
+.venv/bin/ruff check app tests benchmarks
 echo "== mypy"
 .venv/bin/mypy
 echo "== hadolint"

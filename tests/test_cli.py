@@ -45,6 +45,27 @@ def test_production_refuses_to_start_and_names_missing_secrets(tmp_path: Path) -
     assert not (tmp_path / "whatsapp_inbox.db").exists()
 
 
+def test_production_refuses_placeholder_secrets_in_one_line_without_their_values(
+    tmp_path: Path,
+) -> None:
+    env = _clean_environment(
+        ENVIRONMENT="production",
+        WHATSAPP_APP_SECRET="a-real-app-secret-value",
+        WHATSAPP_VERIFY_TOKEN="a-real-verify-token-value",
+        WHATSAPP_ACCESS_TOKEN="your-token",
+        WHATSAPP_PHONE_NUMBER_ID="106540352242922",
+        API_KEYS="abc",
+    )
+    result = _run(["serve"], tmp_path, env)
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: refusing to start in production")
+    assert "WHATSAPP_ACCESS_TOKEN" in line
+    assert "API_KEYS (each at least 32 characters)" in line
+    assert "your-token" not in line
+    assert "abc" not in line.replace("API_KEYS", "")
+
+
 def test_hash_password_prints_an_argon2_hash(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", "hash-password"],
@@ -202,3 +223,70 @@ def test_unknown_database_pooler_is_named_and_refused(tmp_path: Path, command: s
     assert "'none' or 'pgbouncer'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "p.db").exists()
+
+
+def _printed_api_key(output: str) -> str:
+    return next(
+        line.split("=", 1)[1].strip()
+        for line in output.splitlines()
+        if line.strip().startswith("API_KEYS=")
+    )
+
+
+@pytest.mark.e2e
+def test_development_secrets_are_saved_and_the_same_api_key_works_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    keys = []
+    for run in range(2):
+        server, url = start_server(_clean_environment(), tmp_path / f"serve{run}.log", cwd=tmp_path)
+        try:
+            key = _printed_api_key(server.log())
+            listed = httpx.get(
+                f"{url}/api/whatsapp/conversations/",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=5,
+            )
+            assert listed.status_code == 200
+            keys.append(key)
+        finally:
+            server.stop()
+    assert keys[0] == keys[1]
+    saved = tmp_path / ".dev-secrets.env"
+    assert f"API_KEYS={keys[0]}" in saved.read_text().splitlines()
+    assert saved.stat().st_mode & 0o077 == 0
+
+
+def test_the_development_secrets_file_is_ignored_by_git() -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", ".dev-secrets.env"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0
+
+
+def test_a_secret_given_in_the_environment_wins_over_the_saved_one(tmp_path: Path) -> None:
+    (tmp_path / ".dev-secrets.env").write_text("API_KEYS=saved-key\nWHATSAPP_APP_SECRET=s\n")
+    env = _clean_environment(API_KEYS="given-key", DATABASE_URL="sqlite+aiosqlite:///:memory:")
+    result = _run(["serve", "--workers", "2"], tmp_path, env)
+    # Refused before serving (in-memory SQLite and two processes), after the secrets.
+    assert result.returncode == 2
+    assert "API_KEYS=" not in result.stderr
+    assert "WHATSAPP_APP_SECRET=s" in result.stderr
+
+
+def test_a_broken_admin_password_hash_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    # What a shell leaves of an unquoted or double-quoted hash: every $part expanded away.
+    env = _clean_environment(
+        ADMIN_USERNAME="admin",
+        ADMIN_PASSWORD_HASH="=19=65536,t=3,p=4",
+        DATABASE_URL=f"sqlite:///{tmp_path}/h.db",
+    )
+    result = _run(["serve"], tmp_path, env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "ADMIN_PASSWORD_HASH" in lines[0]
+    assert "single quotes" in lines[0]
+    assert "whatsapp-inbox hash-password" in lines[0]
+    assert "=19=65536" not in lines[0]
+    assert not (tmp_path / "h.db").exists()

@@ -22,7 +22,7 @@ COMPLETE = {
     "WHATSAPP_VERIFY_TOKEN": "a-real-verify-token",
     "WHATSAPP_ACCESS_TOKEN": "a-real-access-token",
     "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
-    "API_KEYS": "key-one,key-two",
+    "API_KEYS": "key-one-of-at-least-32-characters,key-two-of-at-least-32-characters",
 }
 
 
@@ -92,6 +92,39 @@ def test_production_treats_placeholders_as_missing(environment: pytest.MonkeyPat
     environment.setenv("ENVIRONMENT", "production")
     environment.setenv("WHATSAPP_APP_SECRET", "changeme")
     assert missing_secrets(Settings(_env_file=None)) == ["WHATSAPP_APP_SECRET"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("API_KEYS", "abc"),
+        ("WHATSAPP_ACCESS_TOKEN", "your-token"),
+        ("WHATSAPP_APP_SECRET", "your_app_secret"),
+        ("WHATSAPP_VERIFY_TOKEN", "<verify token>"),
+        ("WHATSAPP_ACCESS_TOKEN", "ChangeMe"),
+    ],
+)
+def test_production_refuses_known_placeholders_in_every_secret(
+    environment: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    for complete_name, complete_value in COMPLETE.items():
+        environment.setenv(complete_name, complete_value)
+    environment.setenv("ENVIRONMENT", "production")
+    environment.setenv(name, value)
+    with pytest.raises(MissingSecretsError) as raised:
+        check_production(Settings(_env_file=None))
+    assert name in str(raised.value)
+    assert value not in str(raised.value)
+
+
+def test_production_refuses_an_api_key_shorter_than_32_characters(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    for name, value in COMPLETE.items():
+        environment.setenv(name, value)
+    environment.setenv("ENVIRONMENT", "production")
+    environment.setenv("API_KEYS", "key-one-of-at-least-32-characters," + "k" * 31)
+    assert missing_secrets(Settings(_env_file=None)) == ["API_KEYS (each at least 32 characters)"]
 
 
 def test_production_with_every_secret_starts(environment: pytest.MonkeyPatch) -> None:

@@ -23,8 +23,29 @@ def test_dockerfile_passes_hadolint() -> None:
 def test_dockerfile_runs_as_a_non_root_user_and_serves() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "USER 10001" in dockerfile
-    assert "pip install -e ." in dockerfile
     assert 'CMD ["whatsapp-inbox", "serve"]' in dockerfile
+
+
+def test_dockerfile_installs_the_package_not_the_source_tree() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"pip install --no-cache-dir \.$", dockerfile, re.MULTILINE)
+    assert "pip install -e" not in dockerfile
+    # The image that runs gets the installed virtualenv, not the checkout.
+    assert "COPY --from=build /opt/whatsapp-inbox /opt/whatsapp-inbox" in dockerfile
+
+
+def test_dockerfile_pins_every_base_image_by_digest_beside_its_tag() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    bases = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert bases
+    for base in bases:
+        assert re.fullmatch(r"python:3\.\d+-slim@sha256:[0-9a-f]{64}", base), base
+
+
+def test_dockerfile_checks_the_server_health() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r'^\s+CMD \["whatsapp-inbox", "healthcheck"\]', dockerfile, re.MULTILINE)
+    assert "HEALTHCHECK " in dockerfile
 
 
 def test_railway_migrates_then_serves_with_a_healthcheck() -> None:

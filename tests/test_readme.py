@@ -15,8 +15,8 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 # `-d '<json>'` arguments of the curl examples that send a message.
 SEND_BODIES = [
     body
-    for body, target in re.findall(r"-d '(\{[^']*\})'[\s\\]*(http\S+)", README)
-    if target.endswith("/api/whatsapp/messages/")
+    for body, target in re.findall(r"-d '(\{[^']*\})'[\s\\]*\"\$BASE(\S+)\"", README)
+    if target == "/api/whatsapp/messages/"
 ]
 
 
@@ -40,3 +40,13 @@ def test_readme_webhook_example_is_a_whatsapp_webhook() -> None:
 @pytest.mark.parametrize("name", [name.upper() for name in Settings.model_fields])
 def test_readme_documents_the_setting(name: str) -> None:
     assert f"`{name}`" in README
+
+
+def test_readme_curl_examples_use_the_saved_key_and_the_port_without_guessing() -> None:
+    from app.dev_secrets import DEV_SECRETS_FILE
+
+    assert f". ./{DEV_SECRETS_FILE}" in README
+    assert "BASE=http://127.0.0.1:${PORT:-8000}" in README
+    requests = re.findall(r"curl .*?(\S*/(?:api/whatsapp|healthz|readyz)\S*)", README)
+    assert len(requests) >= 15
+    assert all(url.startswith('"$BASE/') for url in requests), requests

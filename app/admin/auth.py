@@ -1,32 +1,32 @@
 """The admin login: one username and an argon2 password hash from the settings.
 
 A signed session cookie (Starlette's SessionMiddleware, as sqladmin expects) remembers
-the login. Failed attempts lock the (username, client address) pair out for a delay that
-doubles with each failure in a row, up to a bound.
+the login. Password checks are admitted by a LoginGuard (app.admin.login_guard): bounded
+in number and rate, with lockouts per account and per client address.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import math
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+import secrets
+from datetime import timedelta
 from typing import Any
 
-import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqladmin.authentication import AuthenticationBackend
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from app.config import Settings
+from app.admin.login_guard import LoginGuard, Refused, login_keys
+from app.admin.sessions import AdminSessionRepository
+from app.runtime import Runtime
 
 SESSION_COOKIE = "whatsapp_inbox_admin"
 SESSION_MAX_AGE_SECONDS = 12 * 3600
+# The key of the session token in the signed cookie.
+SESSION_TOKEN = "sid"
 LOGIN_TEMPLATE = "sqladmin/login.html"
 
 
@@ -35,73 +35,29 @@ class AdminConfigError(ValueError):
 
 
 def check_password_hash(password_hash: str) -> None:
-    """Refuse a hash that argon2 cannot read, naming the command that makes a good one."""
+    """Refuse a hash that argon2 cannot read, naming the command that makes a good one.
+
+    The usual cause is quoting: in a shell, double quotes or none make every `$…` of the
+    hash a variable, so the message (one line) says to single-quote it.
+    """
     from argon2 import extract_parameters
 
     try:
         extract_parameters(password_hash)
     except InvalidHashError as exc:
         raise AdminConfigError(
-            "ADMIN_PASSWORD_HASH is not an argon2 hash; make one with "
-            "`whatsapp-inbox hash-password`"
+            "ADMIN_PASSWORD_HASH is not an argon2 hash: make one with "
+            "`whatsapp-inbox hash-password` and put it in single quotes "
+            "(ADMIN_PASSWORD_HASH='$argon2id$v=19$…'), or the shell replaces each $… with "
+            "a variable"
         ) from exc
-
-
-@dataclass
-class _Failures:
-    count: int
-    locked_until: float
-
-
-class LoginThrottle:
-    """Failed logins per key: after the n-th failure in a row the key must wait
-    `base * 2**(n-1)` seconds (at most `maximum`) before it may try again.
-
-    In memory and per process: enough to make guessing slow; at most `capacity`
-    keys are remembered, the least recently failed forgotten first.
-    """
-
-    def __init__(
-        self,
-        base: float = 1.0,
-        maximum: float = 60.0,
-        capacity: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.base = base
-        self.maximum = maximum
-        self.capacity = capacity
-        self.clock = clock
-        self._failures: OrderedDict[tuple[str, str], _Failures] = OrderedDict()
-
-    def wait_seconds(self, key: tuple[str, str]) -> float:
-        """How long `key` must still wait before its next attempt (0 when it may try)."""
-        failures = self._failures.get(key)
-        if failures is None:
-            return 0.0
-        return max(0.0, failures.locked_until - self.clock())
-
-    def failed(self, key: tuple[str, str]) -> float:
-        """Record a failure of `key`; return the delay it now has to wait."""
-        failures = self._failures.pop(key, None) or _Failures(count=0, locked_until=0.0)
-        failures.count += 1
-        growth: float = 2.0 ** min(failures.count - 1, 32)
-        delay = min(self.base * growth, self.maximum)
-        failures.locked_until = self.clock() + delay
-        self._failures[key] = failures
-        while len(self._failures) > self.capacity:
-            self._failures.popitem(last=False)
-        return delay
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        """Forget the failures of `key` after a good login."""
-        self._failures.pop(key, None)
 
 
 class AdminAuth(AuthenticationBackend):
     """Checks the configured username and password; the session holds the login."""
 
-    def __init__(self, settings: Settings, throttle: LoginThrottle | None = None) -> None:
+    def __init__(self, runtime: Runtime, guard: LoginGuard | None = None) -> None:
+        settings = runtime.settings
         password_hash = settings.admin_password_hash.get_secret_value()
         check_password_hash(password_hash)
         secret = settings.session_secret.get_secret_value()
@@ -118,9 +74,14 @@ class AdminAuth(AuthenticationBackend):
             same_site="strict",
             https_only=settings.is_production,
         )
+        self.runtime = runtime
+        self.secret = secret
         self.username = settings.admin_username
         self.password_hash = password_hash
-        self.throttle = throttle or LoginThrottle()
+        self.guard = guard or LoginGuard(
+            concurrency=settings.admin_login_concurrency,
+            failure_budget=settings.admin_login_failure_budget,
+        )
         self.hasher = PasswordHasher()
         # Set by mount_admin once the admin (and its templates) exists.
         self.templates: Any = None
@@ -142,44 +103,68 @@ class AdminAuth(AuthenticationBackend):
         username = str(form.get("username", ""))
         password = str(form.get("password", ""))
         client = request.client.host if request.client else ""
-        key = (username.casefold(), client)
-        wait = self.throttle.wait_seconds(key)
-        if wait > 0:
-            seconds = math.ceil(wait)
-            response: Response = await self.templates.TemplateResponse(
-                request,
-                LOGIN_TEMPLATE,
-                {"error": f"Too many failed logins. Try again in {seconds} s."},
-                status_code=429,
-            )
-            response.headers["Retry-After"] = str(seconds)
-            return response
-        # The password is checked even for a wrong username, so timing tells nothing.
-        password_ok = await anyio.to_thread.run_sync(self._password_matches, password)
         username_ok = hmac.compare_digest(username.encode(), self.username.encode())
-        if not (password_ok and username_ok):
-            self.throttle.failed(key)
+
+        def verify() -> bool:
+            # The password is checked even for a wrong username, so timing tells nothing.
+            return self._password_matches(password) and username_ok
+
+        outcome = await self.guard.check(login_keys(username, client), verify)
+        if isinstance(outcome, Refused):
+            response: Response = await self.templates.TemplateResponse(
+                request, LOGIN_TEMPLATE, {"error": outcome.reason}, status_code=429
+            )
+            response.headers["Retry-After"] = str(outcome.retry_after)
+            return response
+        if not outcome:
             return False
-        self.throttle.succeeded(key)
+        token = secrets.token_urlsafe(32)
+        now = self.runtime.clock()
+        async with self.runtime.sessions.begin() as session:
+            sessions = AdminSessionRepository(session)
+            await sessions.delete_stale(now=now, password_fingerprint=self._fingerprint)
+            await sessions.create(
+                token,
+                username=self.username,
+                password_fingerprint=self._fingerprint,
+                expires_at=now + timedelta(seconds=SESSION_MAX_AGE_SECONDS),
+            )
         request.session.clear()
-        request.session.update({"admin": self.username, "key": self._fingerprint})
+        request.session[SESSION_TOKEN] = token
         return True
 
     async def logout(self, request: Request) -> Response | bool:
-        """End the session and go back to the login page."""
+        """End the session, server side too (a copy of the cookie opens nothing), and go
+        back to the login page."""
+        token = request.session.get(SESSION_TOKEN)
+        if isinstance(token, str):
+            async with self.runtime.sessions.begin() as session:
+                await AdminSessionRepository(session).delete(token)
         request.session.clear()
         return RedirectResponse(request.url_for("admin:login"), status_code=302)
 
     async def authenticate(self, request: Request) -> Response | bool:
-        """True for a session made by a login with the current username and password."""
-        admin = request.session.get("admin")
-        key = request.session.get("key")
-        if not isinstance(admin, str) or not isinstance(key, str):
+        """True for a live stored session, made by a login with the current username and
+        password."""
+        token = request.session.get(SESSION_TOKEN)
+        if not isinstance(token, str):
             return False
-        return hmac.compare_digest(admin.encode(), self.username.encode()) and hmac.compare_digest(
-            key.encode(), self._fingerprint.encode()
-        )
+        async with self.runtime.sessions() as session:
+            stored = await AdminSessionRepository(session).get_live(token, now=self.runtime.clock())
+        if stored is None:
+            return False
+        return hmac.compare_digest(
+            stored.username.encode(), self.username.encode()
+        ) and hmac.compare_digest(stored.password_fingerprint.encode(), self._fingerprint.encode())
+
+    def csrf_token(self, request: Request) -> str:
+        """The token every state-changing admin request must carry: tied to the session,
+        so a page of another site can neither read nor guess it."""
+        token = request.session.get(SESSION_TOKEN)
+        if not isinstance(token, str):
+            return ""
+        return hmac.new(self.secret.encode(), f"csrf:{token}".encode(), hashlib.sha256).hexdigest()
 
     async def get_user_id(self, request: Request) -> Any:
         """The logged-in username (there is one admin login)."""
-        return request.session.get("admin")
+        return self.username

@@ -20,6 +20,8 @@ from app.phone import InvalidPhoneNumber, normalize_phone_number
 
 # sqladmin shows links to at most this many pages after the current one.
 LOOKAHEAD_PAGES = 7
+# The longest search term: longer ones find nothing a shorter one would not.
+MAX_SEARCH_LENGTH = 200
 
 
 class CountAtLeast(int):
@@ -45,6 +47,8 @@ class InboxModelView(ModelView):
     can_delete = False
     can_export = False
     list_template = "inbox/list.html"
+    edit_template = "inbox/edit.html"
+    details_template = "inbox/details.html"
     page_size = 25
     page_size_options: ClassVar[list[int]] = [25, 50, 100]
 
@@ -80,6 +84,11 @@ class InboxModelView(ModelView):
         number (`+91 98765-43210`) is also looked up in Meta's form (`919876543210`).
         """
         term = term.strip()
+        if len(term) > MAX_SEARCH_LENGTH:
+            raise HTTPException(
+                status_code=400,
+                detail=f"search is longer than {MAX_SEARCH_LENGTH} characters",
+            )
         terms = {term}
         with contextlib.suppress(InvalidPhoneNumber):
             terms.add(normalize_phone_number(term))

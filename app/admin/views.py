@@ -6,7 +6,7 @@ statuses, jobs and the raw event log are readable by everyone who can log in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from markupsafe import Markup
@@ -28,9 +28,11 @@ from app.admin.thread import (
     send_template_reply,
     thread_page,
 )
+from app.events.exceptions import EventNotFound
+from app.events.replay import replay_event
 from app.jobs import kinds
-from app.jobs.exceptions import JobNotFound, JobNotRetryable
-from app.jobs.service import retry_job
+from app.jobs.exceptions import JobNotFound, JobNotRetryable, JobNotUncertain
+from app.jobs.service import retry_job, send_again
 from app.messages.service import mark_read
 from app.models import (
     Conversation,
@@ -78,8 +80,19 @@ MESSAGE_STATUSES = [
     )
 ]
 Formatters = dict[MODEL_ATTR, COLUMN_FORMATTER_TYPE]
+# A jobs service function that queues one job again (retry, send again).
+Requeue = Callable[..., Awaitable[Job]]
 
-JOB_STATES = [(s, s) for s in (JobState.QUEUED, JobState.RUNNING, JobState.DONE, JobState.DEAD)]
+JOB_STATES = [
+    (s, s)
+    for s in (
+        JobState.QUEUED,
+        JobState.RUNNING,
+        JobState.DONE,
+        JobState.DEAD,
+        JobState.UNCERTAIN,
+    )
+]
 JOB_KINDS = [
     (k, k)
     for k in (
@@ -162,7 +175,6 @@ class MessageAdmin(InboxModelView, model=Message):
     name = "Message"
     name_plural = "Messages"
     icon = "fa-solid fa-comments"
-    details_template = "inbox/details.html"
 
     column_list: ClassVar[list[MODEL_ATTR]] = [
         "from_number",
@@ -255,7 +267,6 @@ class ConversationAdmin(InboxModelView, model=Conversation):
     name = "Conversation"
     name_plural = "Conversations"
     icon = "fa-solid fa-address-book"
-    details_template = "inbox/details.html"
 
     column_list: ClassVar[list[MODEL_ATTR]] = [
         "contact_name",
@@ -324,7 +335,6 @@ class ReadOnlyView(InboxModelView):
     """A table people read but never change from the admin."""
 
     can_edit = False
-    details_template = "inbox/details.html"
 
 
 class StatusUpdateAdmin(ReadOnlyView, model=MessageStatusUpdate):
@@ -390,22 +400,36 @@ class JobAdmin(ReadOnlyView, model=Job):
     @action(name="retry", label="Retry now")
     async def retry_selected(self, request: Request) -> Response:
         """Queue the selected dead (or waiting) jobs to run now, through the jobs service."""
+        return await self._requeue(request, retry_job, "Queued to run now")
+
+    @action(
+        name="send_again",
+        label="Send again",
+        confirmation_message="These sends may already have reached the customer: "
+        "send them again anyway?",
+    )
+    async def send_again_selected(self, request: Request) -> Response:
+        """Queue the selected uncertain sends to send again: a person's choice, since each
+        may already have reached its customer."""
+        return await self._requeue(request, send_again, "Queued to send again")
+
+    async def _requeue(self, request: Request, requeue: Requeue, done: str) -> Response:
         ids = _selected_ids(request)
-        retried: list[str] = []
+        queued: list[str] = []
         refused: list[str] = []
         runtime = admin_runtime(request)
         now = runtime.clock()
         async with runtime.sessions() as session:
             for job_id in ids:
                 try:
-                    await retry_job(session, job_id, now=now)
-                except (JobNotFound, JobNotRetryable) as exc:
+                    await requeue(session, job_id, now=now)
+                except (JobNotFound, JobNotRetryable, JobNotUncertain) as exc:
                     refused.append(exc.detail)
                 else:
-                    retried.append(str(job_id))
+                    queued.append(str(job_id))
             await session.commit()
-        if retried:
-            Flash.success(request, f"Queued to run now: job {', '.join(retried)}.")
+        if queued:
+            Flash.success(request, f"{done}: job {', '.join(queued)}.")
         if refused:
             Flash.error(request, " ".join(f"{reason}." for reason in refused))
         return _back(request, self.identity)
@@ -471,6 +495,34 @@ class WebhookEventAdmin(ReadOnlyView, model=WebhookEvent):
         "raw_body": _body_of,
         "rejections": _json_of("rejections"),
     }
+
+    @action(
+        name="replay",
+        label="Replay",
+        confirmation_message="Run the selected events through ingestion again? What is "
+        "already stored stays as it is; only what was not stored is added.",
+    )
+    async def replay_selected(self, request: Request) -> Response:
+        """Run the selected events through today's ingestion again (idempotent)."""
+        ids = _selected_ids(request)
+        runtime = admin_runtime(request)
+        for event_id in ids:
+            try:
+                replayed = await replay_event(runtime, event_id)
+            except EventNotFound as exc:
+                Flash.error(request, f"{exc.detail}.")
+                continue
+            still = (
+                "it is still not a WhatsApp webhook"
+                if replayed.refused
+                else f"{replayed.rejected_items} items still rejected"
+            )
+            Flash.success(
+                request,
+                f"Replayed event {event_id}: {replayed.new_messages} new messages, "
+                f"{replayed.new_statuses} new statuses; {still}.",
+            )
+        return _back(request, self.identity)
 
 
 VIEWS: tuple[type[InboxModelView], ...] = (

@@ -36,7 +36,7 @@ async def send_auto_reply(runtime: Runtime, job: Job) -> dict[str, Any] | None:
             f"auto-reply job with an invalid payload ({exc.error_count()} errors)"
         ) from exc
     try:
-        result = await send_job(runtime, request, job.id, now=runtime.clock())
+        result = await send_job(runtime, request, job, now=runtime.clock())
     except OutsideCustomerServiceWindow as exc:
         logger.info(
             "auto-reply %s to conversation %s skipped: %s",

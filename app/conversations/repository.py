@@ -91,11 +91,14 @@ def _later(column: str, value: str) -> str:
 
 # On PostgreSQL the rows go in as three arrays: one statement of constant text, whatever
 # the number of conversations (a VALUES list would be compiled anew each time).
-_ADD_INBOUND_ARRAYS = text(
-    "UPDATE whatsapp_whatsappconversation AS c SET "
+# What `a.n` new inbound messages, the latest at `a.at`, do to conversation `c`.
+INBOUND_COUNTERS = (
     "message_count = c.message_count + a.n, unread_count = c.unread_count + a.n, "
     f"last_message_at = {_later('last_message_at', 'a.at')}, "
-    f"last_inbound_at = {_later('last_inbound_at', 'a.at')} "
+    f"last_inbound_at = {_later('last_inbound_at', 'a.at')}"
+)
+_ADD_INBOUND_ARRAYS = text(
+    f"UPDATE {_conversations.name} AS c SET {INBOUND_COUNTERS} "
     "FROM unnest(:ids, :counts, :ats) AS a(id, n, at) "
     "WHERE c.id = a.id RETURNING c.id, c.message_count"
 ).bindparams(

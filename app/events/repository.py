@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -28,7 +29,8 @@ _INSERT_EVENTS = ArrayInsert(
 
 
 class EventRepository:
-    """Adds to the log of webhook bodies; rows are never changed."""
+    """Adds to the log of webhook bodies; a body is never changed, only the outcome of
+    reading it again (a replay)."""
 
     model = WebhookEvent
 
@@ -62,6 +64,34 @@ class EventRepository:
             insert(_events).returning(_events.c.id, sort_by_parameter_order=True), rows
         )
         return [int(id_) for id_ in result.scalars()]
+
+    async def record_outcome(self, event_id: int, event: dict[str, Any]) -> None:
+        """Replace an event's outcome (what it stored and rejected) with a new reading's.
+
+        `event` has the keys of `add_many`'s events; its raw_body is not written.
+        """
+        await self.session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id == event_id)
+            .values(
+                object=event["object_"],
+                fields=",".join(event["fields"])[:255] or None,
+                stored_items=event["stored_items"],
+                rejected_items=len(event["rejections"]),
+                rejections=event["rejections"] or None,
+            )
+        )
+
+    async def ids_received(
+        self, *, since: datetime, until: datetime | None, rejected_only: bool
+    ) -> list[int]:
+        """Ids of the events received in [since, until), oldest first."""
+        stmt = select(WebhookEvent.id).where(WebhookEvent.received_at >= since)
+        if until is not None:
+            stmt = stmt.where(WebhookEvent.received_at < until)
+        if rejected_only:
+            stmt = stmt.where(WebhookEvent.rejected_items > 0)
+        return list((await self.session.scalars(stmt.order_by(WebhookEvent.id))).all())
 
     async def get_by_id(self, event_id: int) -> WebhookEvent | None:
         """The event with this id, or None."""

@@ -63,3 +63,23 @@ async def retry_job(session: SessionDep, now: NowDep, job_id: JobId) -> JobOut:
     Its attempts start again from zero. A running or done job answers 409.
     """
     return JobOut.model_validate(await service.retry_job(session, job_id, now=now))
+
+
+@router.post(
+    "/{job_id}/send-again",
+    response_model=JobOut,
+    summary="Send an uncertain job's message again",
+    responses={
+        **error_responses(404, 422),
+        409: {"model": ErrorBody, "description": "The job is not uncertain"},
+    },
+)
+async def send_again(session: SessionDep, now: NowDep, job_id: JobId) -> JobOut:
+    """Queue an `uncertain` send job to send its message now.
+
+    A job is uncertain when a run called Meta and its answer was never recorded (the
+    process died, or the answer was lost): the message may already have reached the
+    customer, so the job never sends again by itself. Calling this is the decision to
+    send anyway. Any other state answers 409.
+    """
+    return JobOut.model_validate(await service.send_again(session, job_id, now=now))

@@ -14,6 +14,17 @@ class PermanentJobError(Exception):
     """
 
 
+class UncertainJobError(Exception):
+    """A handler's call whose outcome cannot be known: the job stops as `uncertain`.
+
+    Raise it when the job's call may have taken effect at Meta without its answer being
+    recorded (an earlier run died in between, or the answer was lost on the way), and
+    running it again could do the same thing twice (send a message twice). The job is
+    never retried by itself; a person chooses "send again". Its message becomes the
+    job's last_error.
+    """
+
+
 class JobNotFound(NotFound):
     """No job has this id."""
 
@@ -25,3 +36,10 @@ class JobNotRetryable(DomainError):
 
     status_code = 409
     error = "job_not_retryable"
+
+
+class JobNotUncertain(DomainError):
+    """Only an `uncertain` job can be sent again."""
+
+    status_code = 409
+    error = "job_not_uncertain"

@@ -57,6 +57,7 @@ from app.media.tasks import download_media, record_media_failure
 from app.message_templates.tasks import schedule_first_sync, sync_job
 from app.models import Job
 from app.outbound.tasks import send_queued_message
+from app.retention.tasks import apply_retention_job
 from app.runtime import Runtime
 
 JobHandler = Callable[[Runtime, Job], Awaitable[dict[str, Any] | None]]
@@ -66,6 +67,7 @@ HANDLERS: Mapping[str, JobHandler] = {
     kinds.MEDIA_DOWNLOAD: download_media,
     kinds.SEND_MESSAGE: send_queued_message,
     kinds.AUTO_REPLY: send_auto_reply,
+    kinds.RETENTION: apply_retention_job,
     kinds.TEMPLATE_SYNC: sync_job,
 }
 
@@ -74,6 +76,17 @@ DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
 ON_DEAD: Mapping[str, DeadHook] = {
     kinds.MEDIA_DOWNLOAD: record_media_failure,
 }
+
+
+def schedules(settings: Settings) -> Mapping[str, float]:
+    """Kinds of job that the worker enqueues itself, each every so many seconds."""
+    keeps = (
+        settings.retention_raw_events_days,
+        settings.retention_finished_jobs_days,
+        settings.retention_media_days,
+    )
+    return {kinds.RETENTION: settings.retention_interval_seconds} if any(keeps) else {}
+
 
 StartHook = Callable[[AsyncSession, Settings, datetime], Awaitable[None]]
 

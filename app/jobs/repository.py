@@ -58,6 +58,35 @@ class JobRepository:
         self.session.info[JOBS_ENQUEUED] = True
         return job
 
+    async def enqueue_unless_recent(
+        self, kind: str, *, since: datetime, now: datetime, max_attempts: int
+    ) -> bool:
+        """Enqueue a job of `kind` (empty payload) unless one was created since `since`.
+
+        For periodic work: each process checks, and the first to find none due enqueues
+        it. Two that check at the same moment may both enqueue; periodic handlers are
+        idempotent, so that costs one extra run.
+        """
+        recent = await self.session.scalar(
+            select(Job.id).where(Job.kind == kind, Job.created_at >= since).limit(1)
+        )
+        if recent is not None:
+            return False
+        self.session.add(
+            Job(
+                kind=kind,
+                payload={},
+                state=JobState.QUEUED,
+                max_attempts=max_attempts,
+                run_after=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await self.session.flush()
+        self.session.info[JOBS_ENQUEUED] = True
+        return True
+
     async def enqueue_many(
         self,
         kind: str,
@@ -243,6 +272,46 @@ class JobRepository:
         )
         return updated.scalar_one_or_none() is not None
 
+    async def start_call(self, job_id: int, worker_id: str, *, now: datetime) -> bool:
+        """Record that this run is about to make its unrepeatable call (a send).
+
+        True when this worker holds the job and no earlier run started the call; False
+        otherwise, and then the call must not be made. One conditional UPDATE, so two
+        runs of the same job can never both start it. The caller commits before calling.
+        """
+        updated = await self.session.execute(
+            update(Job)
+            .where(self._mine(job_id, worker_id), Job.call_started_at.is_(None))
+            .values(call_started_at=now)
+            .returning(Job.id)
+        )
+        return updated.scalar_one_or_none() is not None
+
+    async def end_call(self, job_id: int, worker_id: str) -> None:
+        """Forget a started call that certainly had no effect (Meta refused it), so that
+        a retry of the job may make it again."""
+        await self.session.execute(
+            update(Job).where(self._mine(job_id, worker_id)).values(call_started_at=None)
+        )
+
+    async def mark_uncertain(
+        self, job_id: int, worker_id: str, *, error: str, now: datetime
+    ) -> bool:
+        """Stop a held job whose call may have taken effect unrecorded; False if not held."""
+        updated = await self.session.execute(
+            update(Job)
+            .where(self._mine(job_id, worker_id))
+            .values(
+                state=JobState.UNCERTAIN,
+                last_error=error,
+                finished_at=now,
+                locked_by=None,
+                locked_until=None,
+            )
+            .returning(Job.id)
+        )
+        return updated.scalar_one_or_none() is not None
+
     async def release(self, job_id: int, worker_id: str, *, now: datetime) -> bool:
         """Give back a held job that a stopping worker could not finish.
 
@@ -301,6 +370,31 @@ class JobRepository:
                 finished_at=None,
                 locked_by=None,
                 locked_until=None,
+            )
+            .returning(Job)
+            .execution_options(populate_existing=True)
+        )
+        job = result.scalar_one_or_none()
+        if job is not None:
+            self.session.info[JOBS_ENQUEUED] = True
+        return job
+
+    async def requeue_uncertain(self, job_id: int, *, now: datetime) -> Job | None:
+        """Queue an `uncertain` job to run now as if its call had never started.
+
+        A person's decision ("send again"): the started call is forgotten, so the job
+        makes it again. None when the job is absent or not uncertain (one conditional
+        UPDATE, so two people choosing at once send once).
+        """
+        result = await self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == JobState.UNCERTAIN)
+            .values(
+                state=JobState.QUEUED,
+                run_after=now,
+                attempts=0,
+                call_started_at=None,
+                finished_at=None,
             )
             .returning(Job)
             .execution_options(populate_existing=True)

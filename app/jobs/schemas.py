@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.pagination import PageParams
 
-JobStateName = Literal["queued", "running", "done", "dead"]
+JobStateName = Literal["queued", "running", "done", "dead", "uncertain"]
 
 
 class JobListParams(PageParams):
@@ -17,8 +17,9 @@ class JobListParams(PageParams):
 
     state: JobStateName | None = Field(
         None,
-        description="`queued` (waiting, maybe for a retry), `running`, `done` or `dead` "
-        "(failed for good; see last_error).",
+        description="`queued` (waiting, maybe for a retry), `running`, `done`, `dead` "
+        "(failed for good; see last_error) or `uncertain` (a send whose answer from Meta "
+        "was never recorded: it may have gone out; POST …/send-again to send anyway).",
     )
     kind: str | None = Field(
         None,
@@ -73,6 +74,9 @@ class JobOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    call_started_at: datetime | None = Field(
+        None, description="When a run began its send to Meta (send jobs); kept until done."
+    )
 
 
 class JobList(BaseModel):

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.jobs.exceptions import JobNotFound, JobNotRetryable
+from app.jobs.exceptions import JobNotFound, JobNotRetryable, JobNotUncertain
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import JobListParams
-from app.models import Job
+from app.models import Job, JobState
 from app.pagination import Cursor, Page, page_start, paginate
 
 CURSOR_LIST = "jobs"
@@ -50,8 +50,32 @@ async def retry_job(session: AsyncSession, job_id: int, *, now: datetime) -> Job
     existing = await repository.get_by_id(job_id)
     if existing is None:
         raise JobNotFound(f"no job with id {job_id}", job_id=job_id)
+    hint = ""
+    if existing.state == JobState.UNCERTAIN:
+        hint = "; an uncertain job is run again with send-again"
     raise JobNotRetryable(
-        f"job {job_id} is {existing.state}; only dead or queued jobs can be retried",
+        f"job {job_id} is {existing.state}; only dead or queued jobs can be retried{hint}",
+        job_id=job_id,
+        state=existing.state,
+    )
+
+
+async def send_again(session: AsyncSession, job_id: int, *, now: datetime) -> Job:
+    """Queue an `uncertain` job to make its call again at `now`: a person's choice.
+
+    Its earlier run may have sent the message already; choosing this accepts that the
+    customer may get it twice. Raises JobNotFound for an unknown id and JobNotUncertain
+    for a job in any other state. The caller commits.
+    """
+    repository = JobRepository(session)
+    job = await repository.requeue_uncertain(job_id, now=now)
+    if job is not None:
+        return job
+    existing = await repository.get_by_id(job_id)
+    if existing is None:
+        raise JobNotFound(f"no job with id {job_id}", job_id=job_id)
+    raise JobNotUncertain(
+        f"job {job_id} is {existing.state}; only an uncertain job can be sent again",
         job_id=job_id,
         state=existing.state,
     )

@@ -14,7 +14,7 @@ import random
 import signal
 import socket
 import uuid
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -24,10 +24,18 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import utcnow
-from app.jobs.exceptions import PermanentJobError
-from app.jobs.handlers import HANDLERS, ON_DEAD, ON_START, DeadHook, JobHandler, StartHook
+from app.jobs.exceptions import PermanentJobError, UncertainJobError
+from app.jobs.handlers import (
+    HANDLERS,
+    ON_DEAD,
+    ON_START,
+    DeadHook,
+    JobHandler,
+    StartHook,
+    schedules,
+)
 from app.jobs.repository import JOBS_ENQUEUED, LEASE_LOST_ERROR, JobRepository
-from app.log import install_redaction
+from app.log import about_job, install_redaction
 from app.models import Job
 from app.outage import is_database_unavailable
 from app.outbound.graph import GraphAPIError
@@ -39,6 +47,8 @@ MAX_ERROR_LENGTH = 2000
 DEFAULT_SHUTDOWN_SECONDS = 10.0
 # The longest a claiming loop waits between tries while the database is unavailable.
 OUTAGE_BACKOFF_MAX_SECONDS = 30.0
+# How often each process looks whether a periodic job is due, at most.
+SCHEDULE_CHECK_SECONDS = 300.0
 
 
 def backoff_seconds(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
@@ -53,7 +63,7 @@ def backoff_seconds(attempt: int, *, base: float, cap: float, rng: random.Random
 
 def describe_error(exc: BaseException) -> str:
     """The text kept in a job's last_error; bounded, and never holding the token."""
-    if isinstance(exc, GraphAPIError | PermanentJobError):
+    if isinstance(exc, GraphAPIError | PermanentJobError | UncertainJobError):
         text = str(exc)
     else:
         text = f"{type(exc).__name__}: {exc}"
@@ -81,6 +91,7 @@ class Worker:
         *,
         handlers: Mapping[str, JobHandler] = HANDLERS,
         on_dead: Mapping[str, DeadHook] = ON_DEAD,
+        periodic: Callable[[Settings], Mapping[str, float]] = schedules,
         on_start: Sequence[StartHook] = ON_START,
         concurrency: int | None = None,
         worker_id: str | None = None,
@@ -91,6 +102,8 @@ class Worker:
         self.runtime = runtime
         self.handlers = handlers
         self.on_dead = on_dead
+        # Periodic kinds this worker can run (a worker given other handlers runs none).
+        self.periodic = {k: v for k, v in periodic(settings).items() if k in handlers}
         self.on_start = on_start
         self.concurrency = max(1, concurrency or settings.worker_concurrency)
         self.worker_id = worker_id or new_worker_id()
@@ -115,6 +128,10 @@ class Worker:
         self._slots = [
             asyncio.create_task(self._slot(), name=f"job-worker-{i}")
             for i in range(self.concurrency)
+        ]
+        self._slots += [
+            asyncio.create_task(self._schedule(kind, every), name=f"job-schedule-{kind}")
+            for kind, every in self.periodic.items()
         ]
         logger.info("job worker %s started (%d concurrent jobs)", self.worker_id, self.concurrency)
 
@@ -187,6 +204,27 @@ class Worker:
             if not found:
                 await self._idle()
 
+    async def _schedule(self, kind: str, every: float) -> None:
+        """Enqueue a job of `kind` whenever none was created in the last `every` seconds."""
+        while not self._stopping.is_set():
+            now = self.runtime.clock()
+            try:
+                async with self.runtime.sessions() as session:
+                    await JobRepository(session).enqueue_unless_recent(
+                        kind,
+                        since=now - timedelta(seconds=every),
+                        now=now,
+                        max_attempts=self.settings.job_max_attempts,
+                    )
+                    await session.commit()
+            except Exception as exc:
+                if not self._database_unavailable(exc):
+                    logger.exception("job worker %s could not schedule %s", self.worker_id, kind)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), timeout=min(every, SCHEDULE_CHECK_SECONDS)
+                )
+
     def _database_unavailable(self, exc: BaseException) -> bool:
         """True for an outage, which the process's tracker then logs (once per outage)."""
         if not is_database_unavailable(exc):
@@ -237,7 +275,10 @@ class Worker:
             return False
         # There may be more: let idle siblings look too.
         self._wake.set()
-        await self._execute(jobs[0])
+        job = jobs[0]
+        message_id = job.payload.get("message_id") if isinstance(job.payload, dict) else None
+        with about_job(job.id, message_id if isinstance(message_id, str) else None):
+            await self._execute(job)
         return True
 
     async def _execute(self, job: Job) -> None:
@@ -308,8 +349,23 @@ class Worker:
         else:
             logger.warning("job %s finished after its lease was lost; outcome not recorded", job.id)
 
+    async def _record_uncertain(self, job: Job, error: str) -> None:
+        async with self.runtime.sessions() as session:
+            recorded = await JobRepository(session).mark_uncertain(
+                job.id, self.worker_id, error=error, now=utcnow()
+            )
+            await session.commit()
+        if recorded:
+            logger.error("job %s (%s) is uncertain: %s", job.id, job.kind, error)
+        else:
+            logger.warning("job %s ended after its lease was lost; outcome not recorded", job.id)
+
     async def _record_failure(self, job: Job, exc: Exception) -> None:
         error = describe_error(exc)
+        if isinstance(exc, UncertainJobError):
+            # Never retried by itself: only a person may choose to send again.
+            await self._record_uncertain(job, error)
+            return
         if isinstance(exc, PermanentJobError):
             retry, wait_hint = False, None
         elif isinstance(exc, GraphAPIError):

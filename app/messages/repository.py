@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -28,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
 from app.array_insert import ArrayInsert
-from app.chunks import chunks
+from app.chunks import ROWS_PER_STATEMENT, chunks
+from app.conversations.repository import INBOUND_COUNTERS
 from app.db import LIKE_ESCAPE, UTCDateTime, escape_like, utcnow
 from app.models import BigId, Conversation, Direction, Message, MessageStatus
 from app.pagination import Cursor
@@ -40,6 +42,24 @@ _INSERT_MESSAGES = ArrayInsert(
     [c.name for c in _messages.columns if not c.primary_key],
     on_conflict="(message_id) DO NOTHING",
     returning=["message_id"],
+)
+_INSERT_NEW_MESSAGES = ArrayInsert(
+    _messages,
+    [c.name for c in _messages.columns if not c.primary_key],
+    on_conflict="(message_id) DO NOTHING",
+    returning=["message_id", "conversation_id", "timestamp"],
+)
+# The new messages and their conversations' counters in one statement: a delivery's
+# messages cost one round trip to the database, not two. The conversations were locked
+# by their upsert earlier in the transaction, so the UPDATE takes no new locks.
+_INSERT_COUNTED = text(
+    f"WITH new AS ({_INSERT_NEW_MESSAGES.sql}), "
+    "a AS (SELECT conversation_id AS id, count(*) AS n, max(timestamp) AS at FROM new "
+    "WHERE conversation_id IS NOT NULL GROUP BY conversation_id), "
+    f"counted AS (UPDATE {Conversation.__tablename__} AS c SET {INBOUND_COUNTERS} "
+    "FROM a WHERE c.id = a.id RETURNING c.id, c.message_count) "
+    "SELECT new.message_id, counted.message_count FROM new "
+    "LEFT JOIN counted ON counted.id = new.conversation_id"
 )
 
 
@@ -214,6 +234,22 @@ class MessageRepository:
             result = await self.session.execute(stmt, list(batch))
             new.update(row[0] for row in result.all())
         return new
+
+    def counts_in_one_statement(self, rows: int) -> bool:
+        """Whether insert_ignore_counted can store this many inbound messages."""
+        return self._dialect() == "postgresql" and rows <= ROWS_PER_STATEMENT
+
+    async def insert_ignore_counted(self, rows: list[dict[str, Any]]) -> dict[str, int | None]:
+        """Insert inbound messages, skipping wamids already stored, and add the new ones to
+        their conversations' counters, in one statement (see counts_in_one_statement).
+
+        Returns each new wamid with its conversation's message_count after the update
+        (None for a message without a conversation).
+        """
+        result = await _INSERT_NEW_MESSAGES.execute(
+            self.session, rows, {"notes": "", "created_at": utcnow()}, within=_INSERT_COUNTED
+        )
+        return {wamid: count for wamid, count in result.all()}
 
     async def get_by_message_id(self, message_id: str) -> Message | None:
         """The message with this wamid, or None."""

@@ -137,6 +137,18 @@ def never_reached_meta(exc: GraphAPIError) -> bool:
     return isinstance(exc.__cause__, _UNSENT_TRANSPORT_ERRORS)
 
 
+def may_have_been_sent(exc: GraphAPIError) -> bool:
+    """Whether a failed send may still have gone out, Meta's answer being lost.
+
+    Meta's error answer (4xx, 5xx) says the message was not sent, and a request that never
+    left sent nothing; a timeout or a dropped connection after the request left, or a
+    success answer that cannot be read, leaves it unknown.
+    """
+    if exc.http_status is not None:
+        return exc.http_status < 400
+    return isinstance(exc.__cause__, httpx.TransportError) and not never_reached_meta(exc)
+
+
 def meta_error(exc: GraphAPIError) -> DomainError:
     """The API error a failed Graph API call becomes: 4xx for the caller's, 5xx for Meta's."""
     if isinstance(exc.__cause__, httpx.TimeoutException) and not never_reached_meta(exc):

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.config import Settings
+from app.metrics.registry import graph_called
 
 # Rate and capacity errors, and transient ones: waiting and trying again can help.
 RETRYABLE_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131056, 131057})
@@ -203,10 +204,19 @@ class GraphClient:
         return f"{self._settings.graph_base}/{path.lstrip('/')}"
 
     async def _request(
-        self, method: str, url: str, *, token: str | None = None, **kwargs: Any
+        self, endpoint: str, method: str, url: str, *, token: str | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        """Call the Graph API with `token` (the default access token if None)."""
-        token = token or self._token
+        """Call `url` with `token` (the default access token if None); count the call under
+        `endpoint` (a fixed name, never the URL)."""
+        try:
+            data = await self._call(method, url, token=token or self._token, **kwargs)
+        except GraphAPIError as exc:
+            graph_called(endpoint, exc)
+            raise
+        graph_called(endpoint, None)
+        return data
+
+    async def _call(self, method: str, url: str, *, token: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = await self._http.request(
                 method, url, headers=self._auth(url, token), **kwargs
@@ -233,6 +243,7 @@ class GraphClient:
         """POST /{phone_number_id}/messages; returns Meta's answer (contacts, messages)."""
         body = {"messaging_product": "whatsapp", **payload}
         return await self._request(
+            "messages",
             "POST",
             self._url(f"{phone_number_id}/messages"),
             token=self._settings.access_token_for(phone_number_id),
@@ -251,7 +262,10 @@ class GraphClient:
         if after is not None:
             params["after"] = after
         data = await self._request(
-            "GET", self._url(f"{business_account_id}/message_templates"), params=params
+            "message_templates",
+            "GET",
+            self._url(f"{business_account_id}/message_templates"),
+            params=params,
         )
         templates = data.get("data")
         if not isinstance(templates, list):
@@ -267,6 +281,7 @@ class GraphClient:
         """Tell Meta that an inbound message was read (blue ticks for the customer)."""
         body = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
         return await self._request(
+            "messages",
             "POST",
             self._url(f"{phone_number_id}/messages"),
             token=self._settings.access_token_for(phone_number_id),
@@ -275,7 +290,7 @@ class GraphClient:
 
     async def get_media(self, media_id: str) -> MediaInfo:
         """GET /{media-id}: the short-lived download URL and what Meta knows of the file."""
-        data = await self._request("GET", self._url(media_id))
+        data = await self._request("media_info", "GET", self._url(media_id))
         url = data.get("url")
         if not isinstance(url, str):
             raise GraphAPIError(f"no download URL for media {media_id}", retryable=False)
@@ -298,11 +313,17 @@ class GraphClient:
                     raise error_from_response(response, secret=self._token)
                 yield response
         except httpx.TimeoutException as exc:
-            raise GraphAPIError("the media download timed out", retryable=True) from exc
+            error = GraphAPIError("the media download timed out", retryable=True)
+            graph_called("media_download", error)
+            raise error from exc
         except httpx.TransportError as exc:
-            raise GraphAPIError(
-                f"could not download media: {type(exc).__name__}", retryable=True
-            ) from exc
+            error = GraphAPIError(f"could not download media: {type(exc).__name__}", retryable=True)
+            graph_called("media_download", error)
+            raise error from exc
+        except GraphAPIError as exc:
+            graph_called("media_download", exc)
+            raise
+        graph_called("media_download", None)
 
     async def upload_media(
         self, phone_number_id: str, filename: str, content_type: str, content: bytes | IO[bytes]
@@ -312,6 +333,7 @@ class GraphClient:
         `content` may be an open file, which httpx sends in chunks instead of whole.
         """
         data = await self._request(
+            "media_upload",
             "POST",
             self._url(f"{phone_number_id}/media"),
             token=self._settings.access_token_for(phone_number_id),

@@ -57,6 +57,37 @@ def _not_blank(value: str) -> str:
 NonBlank = AfterValidator(_not_blank)
 
 
+def _unstorable_text(value: Any, path: str = "") -> str | None:
+    """The path of the first string in `value` that no column or Meta can take, or None.
+
+    A NUL is refused by PostgreSQL's text and by Meta, and a lone surrogate cannot be
+    encoded as UTF-8: found before Meta is called, such a request sends nothing.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path or "value"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "value"
+        return None
+    if isinstance(value, dict):
+        items: list[tuple[str, Any]] = [(str(k), v) for k, v in value.items()]
+        for name, _ in items:
+            found = _unstorable_text(name, f"{path}.{name}" if path else name)
+            if found:
+                return found
+    elif isinstance(value, list):
+        items = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        return None
+    for name, item in items:
+        found = _unstorable_text(item, f"{path}.{name}" if path else name)
+        if found:
+            return found
+    return None
+
+
 class _SendBase(BaseModel, ABC):
     """What every send request has: the recipient, an optional reply, how to deliver."""
 
@@ -105,6 +136,13 @@ class _SendBase(BaseModel, ABC):
     def _one_recipient(self) -> Self:
         if (self.to is None) == (self.conversation_id is None):
             raise ValueError("give exactly one of `to` and `conversation_id`")
+        return self
+
+    @model_validator(mode="after")
+    def _storable_text(self) -> Self:
+        where = _unstorable_text(self.model_dump(mode="json"))
+        if where is not None:
+            raise ValueError(f"`{where}` holds a NUL character or invalid Unicode")
         return self
 
     @property

@@ -23,18 +23,20 @@ from app.conversations.exceptions import ConversationNotFound
 from app.conversations.repository import ConversationRepository
 from app.errors import DomainError
 from app.jobs import kinds
+from app.jobs.exceptions import UncertainJobError
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import JobOut
 from app.message_templates.service import check_send
 from app.messages.repository import MessageRepository
 from app.messages.schemas import MessageOut
-from app.models import Conversation, Direction, IdempotencyKey, Message, MessageStatus
+from app.models import Conversation, Direction, IdempotencyKey, Job, Message, MessageStatus
 from app.outbound.exceptions import (
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
     InvalidSendRequest,
     NoRecipient,
     OutsideCustomerServiceWindow,
+    may_have_been_sent,
     meta_error,
     never_reached_meta,
 )
@@ -196,7 +198,9 @@ def _sent_wamid(answer: dict[str, Any]) -> str:
         wamid = messages[0].get("id")
         if isinstance(wamid, str) and wamid:
             return wamid
-    raise GraphAPIError("the Graph API accepted the message but returned no message id")
+    raise GraphAPIError(
+        "the Graph API accepted the message but returned no message id", http_status=200
+    )
 
 
 async def store_sent(
@@ -248,6 +252,36 @@ async def store_sent(
     return message
 
 
+async def call_meta(runtime: Runtime, recipient: Recipient, payload: dict[str, Any]) -> str:
+    """Send `payload` through the Graph API; return the wamid Meta gave the message."""
+    answer = await runtime.graph.send_message(recipient.phone_number_id, payload)
+    return _sent_wamid(answer)
+
+
+async def store_answer(
+    runtime: Runtime,
+    request: SendRequest,
+    recipient: Recipient,
+    *,
+    wamid: str,
+    payload: dict[str, Any],
+    now: datetime,
+    key: str | None = None,
+    fingerprint: str = "",
+) -> Message:
+    """Store the message Meta accepted (and, under `key`, the answer to replay), in one
+    transaction."""
+    async with runtime.sessions.begin() as session:
+        message = await store_sent(
+            session, request, recipient, wamid=wamid, payload=payload, now=now
+        )
+        if key is not None:
+            await IdempotencyKeyRepository(session).record(
+                key, fingerprint, status_code=201, response=message_body(message)
+            )
+    return message
+
+
 async def deliver(
     runtime: Runtime,
     request: SendRequest,
@@ -263,17 +297,17 @@ async def deliver(
     when Meta refuses or fails; nothing is stored then.
     """
     payload = graph_payload(request, recipient)
-    answer = await runtime.graph.send_message(recipient.phone_number_id, payload)
-    wamid = _sent_wamid(answer)
-    async with runtime.sessions.begin() as session:
-        message = await store_sent(
-            session, request, recipient, wamid=wamid, payload=payload, now=now
-        )
-        if key is not None:
-            await IdempotencyKeyRepository(session).record(
-                key, fingerprint, status_code=201, response=message_body(message)
-            )
-    return message
+    wamid = await call_meta(runtime, recipient, payload)
+    return await store_answer(
+        runtime,
+        request,
+        recipient,
+        wamid=wamid,
+        payload=payload,
+        now=now,
+        key=key,
+        fingerprint=fingerprint,
+    )
 
 
 def _worth_retrying_unsent(exc: GraphAPIError, error: DomainError) -> bool:
@@ -405,20 +439,41 @@ async def send_template(
 
 
 async def send_job(
-    runtime: Runtime, request: SendRequest, job_id: int, *, now: datetime
+    runtime: Runtime, request: SendRequest, job: Job, *, now: datetime
 ) -> dict[str, Any]:
-    """Send for a background job, at most once per job even when the job runs again.
+    """Send for a background job, at most once per job even across a crash.
 
     The 24-hour rule is applied at `now`, the time the job runs, not when it was queued.
-    The message is stored together with a record under the job's key; a rerun (its
-    worker died after sending) finds the record and does not send again. Returns the
-    job's result: the stored message's id and wamid.
+    Before Meta is called, the job records (and commits) that its send started; a run
+    that finds a started send without a stored answer raises UncertainJobError instead
+    of sending, as does a send whose answer was lost. Meta's refusals clear the record,
+    so a retry may send. The message is stored together with a record under the job's
+    key, which a rerun finds. Returns the job's result: the stored message's id and wamid.
     """
-    key = job_key_name(job_id)
+    key = job_key_name(job.id)
+    worker_id = job.locked_by or ""
     async with runtime.sessions.begin() as session:
         done = await IdempotencyKeyRepository(session).get_by_key(key)
         if done is not None and isinstance(done.response, dict):
             return {"id": done.response.get("id"), "message_id": done.response.get("message_id")}
         recipient = await resolve_recipient(session, runtime.settings, request, now=now)
-    message = await deliver(runtime, request, recipient, now=now, key=key, fingerprint=key)
+        if not await JobRepository(session).start_call(job.id, worker_id, now=now):
+            raise UncertainJobError(
+                "an earlier run of this job called Meta and its answer was never recorded: "
+                "the message may have been sent; choose send again to send it anyway"
+            )
+    payload = graph_payload(request, recipient)
+    try:
+        wamid = await call_meta(runtime, recipient, payload)
+    except GraphAPIError as exc:
+        if may_have_been_sent(exc):
+            raise UncertainJobError(
+                f"the message may have been sent, Meta's answer was lost: {exc}"
+            ) from exc
+        async with runtime.sessions.begin() as session:
+            await JobRepository(session).end_call(job.id, worker_id)
+        raise
+    message = await store_answer(
+        runtime, request, recipient, wamid=wamid, payload=payload, now=now, key=key, fingerprint=key
+    )
     return {"id": message.id, "message_id": message.message_id}

@@ -31,6 +31,6 @@ async def send_queued_message(runtime: Runtime, job: Job) -> dict[str, Any] | No
             f"send job with an invalid request ({exc.error_count()} errors)"
         ) from exc
     try:
-        return await send_job(runtime, request, job.id, now=runtime.clock())
+        return await send_job(runtime, request, job, now=runtime.clock())
     except DomainError as exc:
         raise PermanentJobError(f"{exc.error}: {exc.detail}") from exc

@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse, Response
 from app.deps import SettingsDep
 from app.errors import error_response
 from app.gc_pause import gc_paused
+from app.metrics.registry import delivery_stored
 from app.runtime import Runtime
 from app.webhook import service
 from app.webhook.group_commit import GroupCommit
@@ -129,4 +130,5 @@ async def _store(runtime: Runtime, ingest: GroupCommit, body: bytes) -> Response
     outcome = await ingest.submit(delivery)
     if isinstance(outcome, service.Refused):
         return error_response(400, {**outcome.error.body(), "event_id": outcome.event_id})
+    delivery_stored(len(outcome.messages), outcome.new_statuses, len(outcome.rejections))
     return Response(WebhookAck.of(outcome).model_dump_json(), media_type="application/json")

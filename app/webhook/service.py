@@ -106,9 +106,25 @@ async def store(
     committed here: the caller commits it all at once, so a database failure stores
     nothing and Meta's retry finds a clean slate.
     """
-    event_ids = await EventRepository(session).add_many([_event_row(d) for d in deliveries])
+    event_ids = await EventRepository(session).add_many([event_row(d) for d in deliveries])
     for event_id, delivery in zip(event_ids, deliveries, strict=True):
         _log(event_id, delivery)
+    return await store_items(session, settings, deliveries, event_ids)
+
+
+async def store_items(
+    session: AsyncSession,
+    settings: Settings,
+    deliveries: list[Delivery],
+    event_ids: list[int],
+    *,
+    auto_reply: bool = True,
+) -> list[IngestResult | Refused]:
+    """Store what deliveries already in the event log carry (`store` without the log).
+
+    Idempotent like every write here: a replayed event adds only what is not stored yet.
+    `auto_reply` False plans no automatic replies (a replay may be days late for them).
+    """
     readable = [(i, d.prepared) for i, d in enumerate(deliveries) if d.prepared is not None]
     now = max(d.received_at for d in deliveries)
     messages = await _store_messages(
@@ -118,12 +134,13 @@ async def store(
     new_statuses = await _store_statuses(session, [s for _, p in readable for s in p.statuses])
     await apply_updates(session, [u for _, p in readable for u in p.template_updates])
     calls = [v for _, p in readable for v in p.calls]
-    await plan_replies(
-        session,
-        settings,
-        IngestResult(event_id=event_ids[0], messages=messages, new_statuses=0, calls=calls),
-        now=now,
-    )
+    if auto_reply:
+        await plan_replies(
+            session,
+            settings,
+            IngestResult(event_id=event_ids[0], messages=messages, new_statuses=0, calls=calls),
+            now=now,
+        )
     return _outcomes(deliveries, event_ids, messages, new_statuses)
 
 
@@ -133,7 +150,8 @@ async def _let_others_run(n: int) -> None:
         await asyncio.sleep(0)
 
 
-def _event_row(delivery: Delivery) -> dict[str, Any]:
+def event_row(delivery: Delivery) -> dict[str, Any]:
+    """The event log's row of a delivery: its body and what reading it found."""
     prepared = delivery.prepared
     if prepared is None:
         assert delivery.refusal is not None
@@ -198,19 +216,25 @@ def _outcomes(
 
 
 def _log(event_id: int, delivery: Delivery) -> None:
+    about = {"event_id": event_id}
     if delivery.refusal is not None:
-        logger.warning("webhook event %s refused: %s", event_id, delivery.refusal.detail)
+        logger.warning(
+            "webhook event %s refused: %s", event_id, delivery.refusal.detail, extra=about
+        )
     prepared = delivery.prepared
     if prepared is None:
         return
     for error in prepared.reported_errors:
-        logger.warning("webhook event %s reports error %s: %s", event_id, error.code, error.title)
+        logger.warning(
+            "webhook event %s reports error %s: %s", event_id, error.code, error.title, extra=about
+        )
     for field_, account in prepared.other_changes:
         logger.info(
             "webhook event %s: %r change for account %s kept in the event log",
             event_id,
             field_,
             account,
+            extra=about,
         )
     if prepared.rejections:
         first = prepared.rejections[0]
@@ -220,6 +244,7 @@ def _log(event_id: int, delivery: Delivery) -> None:
             len(prepared.rejections),
             first.path,
             first.reason,
+            extra=about,
         )
 
 
@@ -273,16 +298,16 @@ async def _store_messages(
     # order and cannot deadlock.
     unique = dict(sorted(unique.items()))
     messages = MessageRepository(session)
-    new_rows: list[dict[str, Any]] = []
-    for items in chunks(list(unique.values())):
-        rows = []
-        for item in items:
-            row = item.row
-            row["conversation_id"] = conversations[item.customer] if item.customer else None
-            rows.append(row)
-        new_ids = await messages.insert_ignore(rows)
-        new_rows += [row for row in rows if row["message_id"] in new_ids]
-    firsts = await _count_in_conversations(session, new_rows)
+    if messages.counts_in_one_statement(len(unique)):
+        new_rows, counts = await _insert_counted(messages, list(unique.values()), conversations)
+    else:
+        new_rows = []
+        for items in chunks(list(unique.values())):
+            rows = [_with_conversation(item, conversations) for item in items]
+            new_ids = await messages.insert_ignore(rows)
+            new_rows += [row for row in rows if row["message_id"] in new_ids]
+        counts = await _count_in_conversations(session, new_rows)
+    firsts = await _first_messages(new_rows, counts)
     await JobRepository(session).enqueue_many(
         kinds.MEDIA_DOWNLOAD,
         [
@@ -310,21 +335,35 @@ async def _store_messages(
     return result
 
 
+def _with_conversation(item: Incoming, conversations: dict[Customer, int]) -> dict[str, Any]:
+    row = item.row
+    row["conversation_id"] = conversations[item.customer] if item.customer else None
+    return row
+
+
+async def _insert_counted(
+    messages: MessageRepository, items: list[Incoming], conversations: dict[Customer, int]
+) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """Insert the messages and count the new ones in one statement; return the new rows
+    and each of their conversations' message_count after."""
+    rows = [_with_conversation(item, conversations) for item in items]
+    counted = await messages.insert_ignore_counted(rows)
+    new_rows = [row for row in rows if row["message_id"] in counted]
+    counts = {
+        row["conversation_id"]: count
+        for row in new_rows
+        if (count := counted[row["message_id"]]) is not None
+    }
+    return new_rows, counts
+
+
 async def _count_in_conversations(
     session: AsyncSession, new_rows: list[dict[str, Any]]
-) -> set[str]:
-    """Add the new messages to their conversations' counters; return each first message.
-
-    Atomic UPDATEs for all conversations. When a conversation's count after it equals
-    the number added, the conversation had none before, and its earliest new message is
-    its first.
-    """
-    by_conversation: dict[int, list[dict[str, Any]]] = {}
-    for n, row in enumerate(new_rows):
-        if row["conversation_id"] is not None:
-            by_conversation.setdefault(row["conversation_id"], []).append(row)
-        await _let_others_run(n)
-    counts = await ConversationRepository(session).add_inbound_many(
+) -> dict[int, int]:
+    """Add the new messages to their conversations' counters, in atomic UPDATEs; return
+    each conversation's message_count after."""
+    by_conversation = await _by_conversation(new_rows)
+    return await ConversationRepository(session).add_inbound_many(
         [
             InboundIncrement(
                 conversation_id=conversation_id,
@@ -334,9 +373,26 @@ async def _count_in_conversations(
             for conversation_id, rows in sorted(by_conversation.items())
         ]
     )
+
+
+async def _by_conversation(new_rows: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    by_conversation: dict[int, list[dict[str, Any]]] = {}
+    for n, row in enumerate(new_rows):
+        if row["conversation_id"] is not None:
+            by_conversation.setdefault(row["conversation_id"], []).append(row)
+        await _let_others_run(n)
+    return by_conversation
+
+
+async def _first_messages(new_rows: list[dict[str, Any]], counts: dict[int, int]) -> set[str]:
+    """The wamids that are their conversation's first message.
+
+    When a conversation's count after the update equals the number of its new messages,
+    it had none before, and its earliest new message is its first.
+    """
     return {
         min(rows, key=lambda row: row["timestamp"])["message_id"]
-        for conversation_id, rows in by_conversation.items()
+        for conversation_id, rows in (await _by_conversation(new_rows)).items()
         if counts[conversation_id] == len(rows)
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -42,20 +43,36 @@ def settings(database: TestDatabase, tmp_path: Path, admin_password_hash: str) -
     )
 
 
+# What a browser sends with a form posted from one of the admin's own pages.
+SAME_ORIGIN = {"Origin": "http://testserver"}
+
+
 async def log_in(
     client: httpx.AsyncClient, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD
 ) -> httpx.Response:
-    """POST the login form."""
-    return await client.post("/admin/login", data={"username": username, "password": password})
+    """POST the login form, as the login page does."""
+    return await client.post(
+        "/admin/login", data={"username": username, "password": password}, headers=SAME_ORIGIN
+    )
+
+
+def csrf_token_of(page: httpx.Response) -> str:
+    """The CSRF token an admin page carries for its forms."""
+    found = re.search(r'<meta name="csrf-token" content="([0-9a-f]+)">', page.text)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
 
 
 @pytest.fixture
 async def admin(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """A client logged in to the admin panel (a browser's cookie jar, in-process)."""
+    """A client logged in to the admin panel that posts as its pages do (a browser's cookie
+    jar, the page's origin and CSRF token, in-process)."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         response = await log_in(http)
         assert response.status_code == 302, response.text
+        page = await http.get("/admin/conversation/list")
+        http.headers.update({**SAME_ORIGIN, "X-CSRF-Token": csrf_token_of(page)})
         yield http
 
 

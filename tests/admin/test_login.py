@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from app.admin.auth import SESSION_COOKIE, AdminAuth, AdminConfigError, LoginThrottle
+from app.admin.auth import SESSION_COOKIE, AdminAuth, AdminConfigError
+from app.admin.login_guard import LoginThrottle
 from app.config import Settings
 from app.main import create_app
 from app.runtime import Runtime
 from tests.admin.conftest import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
+    SAME_ORIGIN,
     TEST_HASHER,
     log_in,
     message_pk,
@@ -34,8 +38,8 @@ PAGES = [
     ("GET", "/admin/conversation/edit/{conversation}"),
     ("GET", "/admin/conversation/thread/{conversation}"),
     ("POST", "/admin/conversation/thread/{conversation}/reply"),
-    ("GET", "/admin/message/action/mark-read?pks={message}"),
-    ("GET", "/admin/job/action/retry?pks=1"),
+    ("POST", "/admin/message/action/mark-read?pks={message}"),
+    ("POST", "/admin/job/action/retry?pks=1"),
     ("GET", "/admin/message/media/{image}"),
 ]
 
@@ -57,9 +61,15 @@ async def stored(client: httpx.AsyncClient, runtime: Runtime) -> dict[str, int]:
 async def test_every_admin_page_and_media_file_needs_the_login(
     client: httpx.AsyncClient, stored: dict[str, int], method: str, path: str
 ) -> None:
-    response = await client.request(method, path.format(**stored), data={"notes": "x"})
-    assert response.status_code == 302
-    assert response.headers["location"].endswith("/admin/login")
+    response = await client.request(
+        method, path.format(**stored), data={"notes": "x"}, headers=SAME_ORIGIN
+    )
+    if method == "GET":
+        assert response.status_code == 302
+        assert response.headers["location"].endswith("/admin/login")
+    else:
+        # A change without a session has no CSRF token to show: refused before anything.
+        assert response.status_code == 403
     assert b"secret picture" not in response.content
     assert b"hello" not in response.content
 
@@ -113,9 +123,13 @@ async def test_after_a_wrong_password_even_the_right_one_must_wait(
     assert (await client.get("/admin/message/list")).status_code == 302
 
 
-async def test_the_wait_is_per_username_and_address(client: httpx.AsyncClient) -> None:
+async def test_failures_from_an_address_lock_that_address_out_for_any_username(
+    client: httpx.AsyncClient,
+) -> None:
     await log_in(client, username="someone-else", password="guess")
-    assert (await log_in(client)).status_code == 302
+    response = await log_in(client, username="yet-another", password="guess")
+    assert response.status_code == 429
+    assert "Too many failed logins" in response.text
 
 
 def test_the_wait_doubles_with_each_failure_in_a_row_up_to_a_bound() -> None:
@@ -148,7 +162,7 @@ def test_the_throttle_remembers_a_bounded_number_of_keys() -> None:
 
 
 async def test_logging_out_ends_the_session(admin: httpx.AsyncClient) -> None:
-    response = await admin.get("/admin/logout")
+    response = await admin.post("/admin/logout")
     assert response.status_code == 302
     assert response.headers["location"].endswith("/admin/login")
     refused = await admin.get("/admin/message/list")
@@ -173,7 +187,9 @@ async def test_a_password_change_ends_sessions_made_with_the_old_one(
         await changed.state.runtime.close()
 
 
-def test_a_password_hash_that_is_not_argon2_is_refused_at_start(settings: Settings) -> None:
+def test_a_password_hash_that_is_not_argon2_is_refused_at_start(
+    settings: Settings, runtime: Runtime
+) -> None:
     broken = settings.model_copy(update={"admin_password_hash": SecretStr("plain-text")})
     with pytest.raises(AdminConfigError, match="hash-password"):
-        AdminAuth(broken)
+        AdminAuth(replace(runtime, settings=broken))

@@ -307,13 +307,13 @@ async def test_mark_as_read_goes_through_the_mark_read_service(
     admin: httpx.AsyncClient, runtime: Runtime, inbox: dict[str, Any]
 ) -> None:
     pk = await message_pk(runtime, inbox["first"]["id"])
-    response = await admin.get(
+    response = await admin.post(
         f"/admin/message/action/mark-read?pks={pk}",
         headers={"referer": "http://testserver/admin/message/list?search=order"},
     )
     assert response.status_code == 303
     assert response.headers["location"] == "http://testserver/admin/message/list?search=order"
-    again = await admin.get(f"/admin/message/action/mark-read?pks={pk}")
+    again = await admin.post(f"/admin/message/action/mark-read?pks={pk}")
     assert again.status_code == 303
     async with runtime.sessions() as session:
         message = await session.get(Message, pk)
@@ -335,5 +335,5 @@ async def test_mark_as_read_goes_through_the_mark_read_service(
 async def test_mark_as_read_without_valid_selection_is_a_400(
     admin: httpx.AsyncClient, inbox: dict[str, Any], pks: str
 ) -> None:
-    response = await admin.get(f"/admin/message/action/mark-read?pks={pks}")
+    response = await admin.post(f"/admin/message/action/mark-read?pks={pks}")
     assert response.status_code == 400

@@ -107,7 +107,7 @@ async def test_retry_requeues_a_dead_job_through_the_jobs_service(
         await session.execute(
             update(Job).where(Job.id == job.id).values(state=JobState.DEAD, attempts=8)
         )
-    response = await admin.get(f"/admin/job/action/retry?pks={job.id}")
+    response = await admin.post(f"/admin/job/action/retry?pks={job.id}")
     assert response.status_code == 303
     retried = await _job(runtime)
     assert (retried.state, retried.attempts) == (JobState.QUEUED, 0)
@@ -121,8 +121,30 @@ async def test_retrying_a_job_that_cannot_be_retried_says_why(
     job = await _job(runtime)
     async with runtime.sessions.begin() as session:
         await session.execute(update(Job).where(Job.id == job.id).values(state=JobState.DONE))
-    await admin.get(f"/admin/job/action/retry?pks={job.id},999")
+    await admin.post(f"/admin/job/action/retry?pks={job.id},999")
     page = await admin.get("/admin/job/list")
     assert f"job {job.id} is done; only dead or queued jobs can be retried" in page.text
     assert "no job with id 999" in page.text
     assert (await _job(runtime)).state == JobState.DONE
+
+
+async def test_replaying_an_event_from_its_page_adds_nothing_already_stored(
+    admin: httpx.AsyncClient, runtime: Runtime, events: dict[str, str]
+) -> None:
+    response = await admin.get(
+        "/admin/webhook-event/action/replay?pks=1",
+        headers={"referer": "http://testserver/admin/webhook-event/details/1"},
+    )
+    assert response.status_code == 303
+    page = await admin.get("/admin/webhook-event/details/1")
+    assert "Replayed event 1: 0 new messages, 0 new statuses; 0 items still rejected." in page.text
+    async with runtime.sessions() as session:
+        assert len((await session.execute(select(Job))).scalars().all()) == 1
+
+
+async def test_replaying_an_event_that_does_not_exist_says_so(
+    admin: httpx.AsyncClient, events: dict[str, str]
+) -> None:
+    await admin.get("/admin/webhook-event/action/replay?pks=999")
+    page = await admin.get("/admin/webhook-event/list")
+    assert "no webhook event with id 999." in page.text

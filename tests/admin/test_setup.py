@@ -44,7 +44,7 @@ def test_in_production_without_admin_credentials_the_server_starts_with_the_admi
         "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
         "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN,
         "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
-        "API_KEYS": "a-production-key",
+        "API_KEYS": "a-production-key-of-32-characters-or-more",
         "ADMIN_USERNAME": "",
         "ADMIN_PASSWORD_HASH": "",
         "WORKER_ENABLED": "false",

@@ -15,7 +15,7 @@ from app.jobs.worker import Worker
 from app.models import Job, JobState
 from app.runtime import Runtime
 from tests.autoreply.conftest import GREETING
-from tests.jobs.conftest import load_job
+from tests.jobs.conftest import claim_one, load_job
 from tests.outbound.conftest import (
     CUSTOMER,
     customer_wrote,
@@ -85,10 +85,11 @@ async def test_rerun_of_an_auto_reply_job_does_not_send_twice(
     runtime: Runtime, meta: respx.Route
 ) -> None:
     conversation_id = await customer_wrote(runtime, hours(0.1))
-    job = await _enqueue(
+    await _enqueue(
         runtime,
         {"conversation_id": conversation_id, "rule": rules.GREETING, "text": GREETING},
     )
+    job = await claim_one(runtime)
 
     first = await send_auto_reply(runtime, job)
     second = await send_auto_reply(runtime, job)

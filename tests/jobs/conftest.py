@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app.db import utcnow
 from app.jobs.repository import JobRepository
 from app.models import Job
 from app.runtime import Runtime
@@ -37,6 +38,17 @@ async def load_job(runtime: Runtime, job_id: int) -> Job:
     async with runtime.sessions() as session:
         job = await JobRepository(session).get_by_id(job_id)
     assert job is not None
+    return job
+
+
+async def claim_one(runtime: Runtime, worker_id: str = "test-worker") -> Job:
+    """Claim the next due job as a worker would (so that it is held by `worker_id`)."""
+    async with runtime.sessions() as session:
+        # At the worker's own time: due jobs are the ones a worker would take now.
+        [job] = await JobRepository(session).claim(
+            worker_id, now=utcnow(), lease_seconds=300, limit=1
+        )
+        await session.commit()
     return job
 
 

@@ -16,7 +16,7 @@ from app.jobs.worker import Worker
 from app.models import Conversation, Job, JobState
 from app.outbound.tasks import send_queued_message
 from app.runtime import Runtime
-from tests.jobs.conftest import load_job
+from tests.jobs.conftest import claim_one, load_job
 from tests.outbound.conftest import (
     MESSAGES_URL,
     SEND_URL,
@@ -142,8 +142,8 @@ async def test_rerun_of_a_send_job_that_already_sent_does_not_send_again(
     api: httpx.AsyncClient, runtime: Runtime, meta: respx.Route
 ) -> None:
     conversation_id = await customer_wrote(runtime, hours(1))
-    queued = await _queue(api, conversation_id)
-    job: Job = await load_job(runtime, int(str(queued["id"])))
+    await _queue(api, conversation_id)
+    job: Job = await claim_one(runtime)
 
     first = await send_queued_message(runtime, job)
     second = await send_queued_message(runtime, job)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -125,3 +126,49 @@ async def test_body_that_is_not_json_is_422(api: httpx.AsyncClient, meta: respx.
     assert response.status_code == 422
     assert response.json()["error"] == "validation_error"
     assert meta.call_count == 0
+
+
+UNSTORABLE: dict[str, dict[str, Any]] = {
+    "NUL in reply_to": {"type": "text", **TO, "body": "Hi", "reply_to": "wamid.A\x00B"},
+    "NUL in the text": {"type": "text", **TO, "body": "Hi\x00there"},
+    "NUL in a reaction's message id": {
+        "type": "reaction",
+        **TO,
+        "message_id": "wamid.\x00",
+        "emoji": "\U0001f44d",
+    },
+    "NUL in a template component": {
+        "type": "template",
+        **TO,
+        "name": "order_update",
+        "language": "en_US",
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": "a\x00"}]}],
+    },
+    "NUL in a button id": _buttons("Yes"),
+    "lone surrogate in a caption": {
+        "type": "image",
+        **TO,
+        "link": "https://example.com/a.png",
+        "caption": "\ud800",
+    },
+}
+UNSTORABLE["NUL in a button id"]["interactive"]["buttons"][0]["id"] = "b\x00"
+
+
+@pytest.mark.parametrize("body", UNSTORABLE.values(), ids=UNSTORABLE.keys())
+async def test_text_no_column_can_store_is_422_before_meta_is_called(
+    api: httpx.AsyncClient, runtime: Runtime, meta: respx.Route, body: dict[str, Any]
+) -> None:
+    await customer_wrote(runtime, hours(1))
+    stored_before = await message_rows(runtime)
+
+    response = await api.post(
+        SEND_URL,
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "validation_error"
+    assert meta.call_count == 0
+    assert await message_rows(runtime) == stored_before

@@ -1,0 +1,1 @@
+"""A customer's data as a whole: erasure for data-protection requests."""
