@@ -53,7 +53,8 @@ class ArrayInsert:
     """An INSERT of many rows into `table` from one array per column (PostgreSQL only).
 
     `on_conflict` is the SQL after ON CONFLICT (e.g. "(message_id) DO NOTHING"), and
-    `returning` the columns to return. Values are given as dicts by column name.
+    `returning` the columns to return. `first` is a query of one row that runs before the
+    first row is inserted (a lock to take, say). Values are given as dicts by column name.
     """
 
     def __init__(
@@ -63,13 +64,19 @@ class ArrayInsert:
         *,
         on_conflict: str | None = None,
         returning: Sequence[str] = (),
+        first: str | None = None,
     ) -> None:
         self.columns = list(columns)
         self._json = {name for name in columns if _sql_type(table.c[name].type) == "json"}
         casts = ", ".join(
             f"CAST(:c{i} AS {_sql_type(table.c[name].type)}[])" for i, name in enumerate(columns)
         )
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({casts})"
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT u.* FROM unnest({casts}) AS u"
+        )
+        if first:
+            # A one-row query the INSERT is joined with: it runs before any row is made.
+            sql = f"WITH first AS MATERIALIZED ({first}) {sql} CROSS JOIN first"
         if on_conflict:
             sql += f" ON CONFLICT {on_conflict}"
         if returning:

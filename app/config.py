@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -42,6 +43,14 @@ PLACEHOLDERS = frozenset(
 PLACEHOLDER_PREFIXES = ("your-", "your_", "<")
 # An API key shorter than this is guessable, or a placeholder.
 MIN_API_KEY_LENGTH = 32
+
+# Loopback, link-local and with it the cloud metadata address (169.254.169.254).
+DEFAULT_BLOCKED_NETWORKS: tuple[IPv4Network | IPv6Network, ...] = (
+    IPv4Network("127.0.0.0/8"),
+    IPv6Network("::1/128"),
+    IPv4Network("169.254.0.0/16"),
+    IPv6Network("fe80::/10"),
+)
 
 SECRET_SETTINGS = ("whatsapp_app_secret", "whatsapp_verify_token", "whatsapp_access_token")
 
@@ -136,6 +145,17 @@ class Settings(BaseSettings):
     # networks (CIDR), or `*` for any. Empty: the socket's address is the client's.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Opening a conversation's thread in the admin marks its messages read.
+    admin_mark_read_on_open: bool = True
+
+    # Webhooks out: events POSTed to subscribers. Private networks are allowed (internal
+    # services live there); these never are, checked after DNS on every delivery.
+    subscription_blocked_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_BLOCKED_NETWORKS)
+    )
+    subscription_max_attempts: int = Field(default=12, ge=1)
+    subscription_timeout_seconds: float = Field(default=10.0, gt=0)
+
     host: str = "127.0.0.1"
     port: int = 8000
     # Web processes of `serve` (platforms such as Heroku set it from the instance size).
@@ -155,6 +175,11 @@ class Settings(BaseSettings):
     @field_validator("api_keys", "call_keywords", "trusted_proxies", mode="before")
     @classmethod
     def _split_strings(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("subscription_blocked_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
         return _split_list(value)
 
     @field_validator("business_hours_days", mode="before")

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.admin import ADMIN_OFF_MESSAGE
 from app.calls.endpoints import router as calls_router
+from app.changes.endpoints import router as changes_router
 from app.config import Settings, get_settings
 from app.conversations.endpoints import router as conversations_router
 from app.customers.endpoints import router as customers_router
@@ -29,6 +30,8 @@ from app.metrics.middleware import WebhookMetrics
 from app.middleware import BodySizeLimit, QueryGuard, RequestId
 from app.outbound.endpoints import router as outbound_router
 from app.runtime import Runtime
+from app.subscriptions.dispatcher import Dispatcher
+from app.subscriptions.endpoints import router as subscriptions_router
 from app.webhook.endpoints import router as webhook_router
 from app.webhook.fast_path import WebhookFastPath
 from app.webhook.group_commit import GroupCommit, group_writers
@@ -64,13 +67,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # large delivery's rows set off, which hold the event loop while they run.
         gc.collect()
         gc.freeze()
+        await runtime.changes.start()
         worker = Worker(runtime) if settings.worker_enabled else None
-        if worker is not None:
+        dispatcher = Dispatcher(runtime) if settings.worker_enabled else None
+        if worker is not None and dispatcher is not None:
             await worker.start()
+            await dispatcher.start()
         try:
             yield
         finally:
             await ingest.close()
+            if dispatcher is not None:
+                await dispatcher.stop()
             if worker is not None:
                 await worker.stop()
             await runtime.close()
@@ -112,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers_router, prefix=API_PREFIX)
     app.include_router(calls_router, prefix=API_PREFIX)
     app.include_router(templates_router, prefix=API_PREFIX)
+    app.include_router(changes_router, prefix=API_PREFIX)
+    app.include_router(subscriptions_router, prefix=API_PREFIX)
     if settings.admin_enabled:
         # Imported here so that sqladmin is loaded only when the panel is on.
         from app.admin.setup import mount_admin

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -359,3 +360,73 @@ class AutoReplyLog(Base):
     )
     rule: Mapped[str] = mapped_column(String(32))
     last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ChangeEvent(Base):
+    """A change that matters to other services (a message received, a status, …), written
+    in the transaction of the change itself. Ids ascend in commit order (see
+    app.changes.repository), so a reader that remembers the last id it saw misses nothing.
+    """
+
+    __tablename__ = "change_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    conversation_id: Mapped[int | None] = mapped_column(BigInteger)
+    data: Mapped[Any] = mapped_column(SafeJSON())
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class Subscription(Base):
+    """An internal service that receives events as signed POSTs to its URL."""
+
+    __tablename__ = "change_subscriptions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[Any] = mapped_column(SafeJSON())
+    secret: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(SafeText(), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The last event looked at for this subscription (its position in the stream).
+    last_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def __str__(self) -> str:
+        return f"subscription {self.id} {self.url}"
+
+
+class DeliveryState:
+    """Life of one event's delivery to one subscription."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class SubscriptionDelivery(Base):
+    """One event for one subscription: the delivery log, one row per event and subscriber."""
+
+    __tablename__ = "change_deliveries"
+    __table_args__ = (
+        Index("ix_change_deliveries_lane", "subscription_id", "conversation_id", "state", "id"),
+        Index("ix_change_deliveries_subscription", "subscription_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("change_subscriptions.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    event_type: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(SafeText())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.changes.bus import ChangeBus
 from app.config import Settings
 from app.db import Clock, create_engine, read_only, session_factory, utcnow
 from app.media.storage import MediaStorage, create_storage
@@ -28,6 +29,8 @@ class Runtime:
     graph: GraphClient
     storage: MediaStorage
     body_reader: BodyReader
+    # Wakes readers of the change-event stream when new events are committed.
+    changes: ChangeBus
     # The process's view of the database's availability, shared by requests and worker.
     outage: OutageTracker = field(default_factory=OutageTracker)
     # Routes and the worker read the time here, so that tests can fix it.
@@ -48,11 +51,13 @@ class Runtime:
             graph=GraphClient(http, settings),
             storage=create_storage(settings),
             body_reader=BodyReader(),
+            changes=ChangeBus(engine),
             clock=clock,
         )
 
     async def close(self) -> None:
         """Release connections; safe to call once at shutdown."""
+        await self.changes.close()
         await self.http.aclose()
         await self.storage.close()
         await self.engine.dispose()

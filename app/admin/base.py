@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 from sqladmin import ModelView
@@ -15,6 +17,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.sql.selectable import Subquery
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
 from app.phone import InvalidPhoneNumber, normalize_phone_number
 
@@ -72,6 +75,22 @@ class InboxModelView(ModelView):
         rows = await self._run_query(select(func.count()).select_from(bounded.subquery()))
         found = int(rows[0])
         return CountAtLeast(found) if found >= limit else found
+
+    async def edit_context(self, request: Request) -> dict[str, Any]:
+        """Where the agent came from (a `next` path, else the page that linked here), so
+        that saving brings them back there, filters and all."""
+        back = request.query_params.get("next") or request.headers.get("referer", "")
+        return {"back_url": admin_path(request, back)}
+
+    async def after_model_change(
+        self, data: dict[str, Any], model: Any, is_created: bool, request: Request
+    ) -> Response | None:
+        """After "Save", back to where the agent was (else sqladmin's list)."""
+        form = await request.form()
+        back = admin_path(request, str(form.get("next", "")))
+        if back is None or form.get("save") != "Save":
+            return None
+        return RedirectResponse(back, status_code=302)
 
     def _requested_number(self, request: Request, name: str, default: int) -> int:
         number = int(self.validate_page_number(request.query_params.get(name), default))
@@ -142,9 +161,40 @@ class DateBoundFilter:
         return query.where(self.column >= start)
 
 
-def format_time(value: datetime | None) -> str:
-    """A timestamp as people read it: `2024-01-15 10:30:00 UTC`."""
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+def admin_path(request: Request, url: str) -> str | None:
+    """`url` as a path and query inside the admin panel (of this host), else None: a form
+    never sends the agent anywhere else."""
+    parts = urlsplit(url)
+    admin_root = urlsplit(str(request.url_for("admin:index"))).path
+    if parts.scheme not in ("", "http", "https") or parts.netloc not in ("", request.url.netloc):
+        return None
+    if not parts.path.startswith(admin_root) or "\\" in url:
+        return None
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def business_zone(request: Request) -> tzinfo:
+    """BUSINESS_TIMEZONE, in which the admin shows every time (UTC if it is not a zone)."""
+    name = request.app.state.runtime.settings.business_timezone
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def format_time(value: datetime | None, zone: tzinfo = UTC) -> str:
+    """A timestamp as people read it, in `zone`: `2024-01-15 10:30:00 CET`."""
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if value else ""
+
+
+def short_time(value: datetime | None, zone: tzinfo, now: datetime) -> str:
+    """A timestamp as a list shows it: the time today, else the day and the time."""
+    if value is None:
+        return ""
+    local = value.astimezone(zone)
+    if local.date() == now.astimezone(zone).date():
+        return local.strftime("%H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def pretty_json(value: Any) -> Markup:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Message, MessageStatusUpdate
+from app.models import Conversation, Message, MessageStatusUpdate
 
 
 class AdminRepository:
@@ -41,3 +41,23 @@ class AdminRepository:
         for status in result.scalars():
             found[status.message_id].append(status)
         return found
+
+    async def latest_messages(self, conversation_ids: Sequence[int]) -> dict[int, Message]:
+        """The newest message of each of these conversations, by conversation id.
+
+        One statement: for each conversation its newest message's id comes from the
+        (conversation_id, timestamp, id) index, and those rows are read.
+        """
+        if not conversation_ids:
+            return {}
+        newest = (
+            select(Message.id)
+            .where(Message.conversation_id == Conversation.id)
+            .order_by(Message.timestamp.desc(), Message.id.desc())
+            .limit(1)
+            .correlate(Conversation)
+            .scalar_subquery()
+        )
+        ids = select(newest).where(Conversation.id.in_(conversation_ids))
+        result = await self.session.execute(select(Message).where(Message.id.in_(ids)))
+        return {m.conversation_id: m for m in result.scalars() if m.conversation_id is not None}

@@ -5,25 +5,34 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from markupsafe import Markup
-from sqladmin import Flash, ModelView
+from sqladmin import ModelView
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from app.admin.base import format_time
+from app.admin.base import business_zone, format_time
 from app.admin.media import media_markup
 from app.admin.repository import AdminRepository
 from app.calls.repository import CallRepository
+from app.changes import service as changes
+from app.changes.endpoints import (
+    EVENT_STREAM,
+    STREAM_HEADERS,
+    parse_last_event_id,
+)
+from app.changes.exceptions import InvalidLastEventId
+from app.conversations.exceptions import ConversationNotFound
 from app.conversations.repository import ConversationRepository
 from app.errors import DomainError
 from app.message_templates.parameters import components_for, slots
 from app.message_templates.repository import TemplateRepository
 from app.message_templates.service import APPROVED
 from app.messages.repository import MessageFilters, MessageRepository
+from app.messages.service import mark_read
 from app.models import (
     Call,
     CallStatus,
@@ -44,6 +53,10 @@ THREAD_ROUTE = "admin:view-conversation-thread"
 REPLY_ROUTE = "admin:view-conversation-reply"
 TEMPLATE_ROUTE = "admin:view-conversation-send_template"
 BUSINESS_INITIATED = "BUSINESS_INITIATED"
+ITEMS_ROUTE = "admin:view-conversation-thread_items"
+NOTES_ROUTE = "admin:view-conversation-notes"
+LIVE_ROUTE = "admin:view-conversation-live"
+ITEMS_TEMPLATE = "inbox/thread_items.html"
 CURSOR_LIST = "admin-thread"
 PAGE_SIZE = 100
 
@@ -64,6 +77,7 @@ class ThreadItem:
     statuses: list[MessageStatusUpdate]
     time: str
     errors: str
+    note_url: str
     kind: str = "message"
 
     @property
@@ -162,17 +176,66 @@ def _conversation_id(request: Request) -> int:
     return int(pk)
 
 
-async def _render(
-    view: ModelView,
+def _items_of(
     request: Request,
-    conversation_id: int,
-    *,
-    now: datetime,
-    error: str | None = None,
-    draft: str = "",
-    chosen_template: str = "",
-    status_code: int = 200,
-) -> Response:
+    page: list[Message],
+    statuses: dict[str, list[MessageStatusUpdate]],
+    calls: list[Call],
+    zone: tzinfo,
+) -> list[ThreadItem | CallItem]:
+    """The thread's messages and calls, in time order."""
+    items: list[ThreadItem | CallItem] = [
+        CallItem(
+            call=call,
+            outbound=call.direction == BUSINESS_INITIATED,
+            time=format_time(call.timestamp, zone),
+        )
+        for call in calls
+    ]
+    items += [
+        ThreadItem(
+            message=message,
+            outbound=message.direction == Direction.OUTBOUND,
+            media=media_markup(request, message),
+            statuses=statuses.get(message.message_id, []),
+            time=format_time(message.timestamp, zone),
+            errors=error_text(message.errors),
+            note_url=_note_url(request, message),
+        )
+        for message in reversed(page)
+    ]
+    items.sort(key=lambda item: item.at)
+    return items
+
+
+def _note_url(request: Request, message: Message) -> str:
+    """The message's note form, which brings the agent back to this thread."""
+    edit = request.url_for("admin:edit", identity="message", pk=str(message.id))
+    back = request.url_for(THREAD_ROUTE, pk=str(message.conversation_id))
+    return str(edit.include_query_params(next=back.path))
+
+
+async def _mark_read_on_open(runtime: Runtime, conversation_id: int, now: datetime) -> None:
+    """An agent looking at the thread has read it (unless the setting says otherwise)."""
+    if runtime.settings.admin_mark_read_on_open:
+        await _mark_read(runtime, conversation_id, now)
+
+
+async def _mark_read(runtime: Runtime, conversation_id: int, now: datetime) -> None:
+    async with runtime.sessions() as session:
+        try:
+            await mark_read(session, runtime.settings, now=now, conversation_id=conversation_id)
+        except ConversationNotFound:
+            return  # the page then says so
+        await session.commit()
+
+
+async def _load(
+    request: Request, conversation_id: int, zone: tzinfo
+) -> tuple[Conversation, list[ThreadItem | CallItem], str | None]:
+    """The conversation, its newest page of messages (before the `before` cursor, if
+    given) with the calls between them, oldest first, and the URL of the page before it
+    (None on the first page)."""
     runtime = admin_runtime(request)
     before = request.query_params.get("before")
     try:
@@ -195,33 +258,36 @@ async def _render(
             since=page[-1].timestamp if len(rows) > PAGE_SIZE else None,
             before=after.at if after is not None else None,
         )
-        templates = await TemplateRepository(session).list_all(status=APPROVED)
     earlier_url = None
     if len(rows) > PAGE_SIZE:
         oldest = page[-1]
         token = encode_cursor(CURSOR_LIST, Cursor(at=oldest.timestamp, id=oldest.id))
         earlier_url = str(request.url.include_query_params(before=token))
-    items: list[ThreadItem | CallItem] = [
-        CallItem(
-            call=call,
-            outbound=call.direction == BUSINESS_INITIATED,
-            time=format_time(call.timestamp),
-        )
-        for call in calls
-    ]
-    items += [
-        ThreadItem(
-            message=message,
-            outbound=message.direction == Direction.OUTBOUND,
-            media=media_markup(request, message),
-            statuses=statuses.get(message.message_id, []),
-            time=format_time(message.timestamp),
-            errors=error_text(message.errors),
-        )
-        for message in reversed(page)
-    ]
-    items.sort(key=lambda item: item.at)
+    return conversation, _items_of(request, page, statuses, calls, zone), earlier_url
+
+
+async def _approved_templates(runtime: Runtime) -> list[MessageTemplate]:
+    async with runtime.sessions() as session:
+        return await TemplateRepository(session).list_all(status=APPROVED)
+
+
+async def _render(
+    view: ModelView,
+    request: Request,
+    conversation_id: int,
+    *,
+    now: datetime,
+    error: str | None = None,
+    draft: str = "",
+    chosen_template: str = "",
+    status_code: int = 200,
+) -> Response:
+    runtime = admin_runtime(request)
+    zone = business_zone(request)
+    conversation, items, earlier_url = await _load(request, conversation_id, zone)
+    templates = await _approved_templates(runtime)
     closes_at = window_closes_at(conversation)
+    live = request.query_params.get("before") is None
     context = {
         "title": conversation.contact_name or conversation.phone_number or "Conversation",
         "subtitle": conversation.phone_number or conversation.user_id or "",
@@ -229,18 +295,26 @@ async def _render(
         "items": items,
         "earlier_url": earlier_url,
         "window_open": window_is_open(conversation, now),
-        "window_closes_at": format_time(closes_at),
-        "last_inbound_at": format_time(conversation.last_inbound_at),
+        "window_closes_at": format_time(closes_at, zone),
+        "last_inbound_at": format_time(conversation.last_inbound_at, zone),
         "reply_url": request.url_for(REPLY_ROUTE, pk=str(conversation_id)),
         "template_url": request.url_for(TEMPLATE_ROUTE, pk=str(conversation_id)),
         "templates": [picker_entry(t) for t in templates],
         "templates_json": picker_json(templates),
         "chosen_template": chosen_template,
         "business": runtime.settings.number_named(conversation.phone_number_id).name,
+        "notes_url": request.url_for(NOTES_ROUTE, pk=str(conversation_id)),
+        "items_url": request.url_for(ITEMS_ROUTE, pk=str(conversation_id)) if live else None,
+        "live_url": request.url_for(LIVE_ROUTE).include_query_params(conversation=conversation_id)
+        if live
+        else None,
         "max_reply_length": MAX_TEXT_BODY,
         "error": error,
         "draft": draft,
-        "format_time": format_time,
+        "sent": error is None and request.query_params.get("sent") == "1",
+        "noted": request.query_params.get("noted") == "1",
+        "format_time": lambda value: format_time(value, zone),
+        "zone": zone,
     }
     response: Response = await view.templates.TemplateResponse(
         request, THREAD_TEMPLATE, context, status_code=status_code
@@ -249,9 +323,68 @@ async def _render(
 
 
 async def thread_page(view: ModelView, request: Request) -> Response:
-    """The thread of the conversation named by the path's pk, newest page first."""
-    now = admin_runtime(request).clock()
-    return await _render(view, request, _conversation_id(request), now=now)
+    """The thread of the conversation named by the path's pk, newest page first; opening
+    it marks the conversation read (ADMIN_MARK_READ_ON_OPEN)."""
+    runtime = admin_runtime(request)
+    now = runtime.clock()
+    conversation_id = _conversation_id(request)
+    if request.query_params.get("before") is None:
+        await _mark_read_on_open(runtime, conversation_id, now)
+    return await _render(view, request, conversation_id, now=now)
+
+
+async def thread_items(view: ModelView, request: Request) -> Response:
+    """The newest page of the thread alone, for the open page to swap in; what the agent
+    now sees is read, as when the thread is opened."""
+    runtime = admin_runtime(request)
+    conversation_id = _conversation_id(request)
+    await _mark_read_on_open(runtime, conversation_id, runtime.clock())
+    zone = business_zone(request)
+    conversation, items, earlier_url = await _load(request, conversation_id, zone)
+    context = {
+        "conversation": conversation,
+        "items": items,
+        "earlier_url": earlier_url,
+        "zone": zone,
+    }
+    response: Response = await view.templates.TemplateResponse(request, ITEMS_TEMPLATE, context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def save_conversation_notes(request: Request) -> Response:
+    """Save the notes typed in the thread, and show the thread again where it was."""
+    runtime = admin_runtime(request)
+    conversation_id = _conversation_id(request)
+    form = await request.form()
+    notes = str(form.get("notes", ""))
+    async with runtime.sessions() as session:
+        conversation = await ConversationRepository(session).get_by_id(conversation_id)
+        if conversation is None:
+            raise HTTPException(status_code=404, detail=f"no conversation {conversation_id}")
+        await ConversationRepository(session).set_notes(conversation, notes)
+        await session.commit()
+    url = request.url_for(THREAD_ROUTE, pk=str(conversation_id)).include_query_params(noted=1)
+    return RedirectResponse(str(url) + "#notes", status_code=303)
+
+
+async def live_events(request: Request) -> Response:
+    """New changes as Server-Sent Events (of one conversation with `?conversation=`),
+    from the reconnecting browser's Last-Event-ID or else from now."""
+    runtime = admin_runtime(request)
+    conversation = request.query_params.get("conversation", "")
+    if conversation and not conversation.isdigit():
+        raise HTTPException(status_code=400, detail="conversation must be a conversation id")
+    try:
+        since = parse_last_event_id(request.headers.get("last-event-id"))
+    except InvalidLastEventId as exc:
+        raise HTTPException(status_code=400, detail=exc.detail) from None
+    if since is None:
+        since = await changes.last_id(runtime)
+    feed = changes.stream(
+        runtime, since, conversation_id=int(conversation) if conversation else None
+    )
+    return StreamingResponse(feed, media_type=EVENT_STREAM, headers=STREAM_HEADERS)
 
 
 async def send_reply(view: ModelView, request: Request) -> Response:
@@ -299,8 +432,11 @@ async def send_reply(view: ModelView, request: Request) -> Response:
             draft=body,
             status_code=exc.status_code,
         )
-    Flash.success(request, "Reply sent.")
-    return RedirectResponse(request.url_for(THREAD_ROUTE, pk=str(conversation_id)), status_code=303)
+    # Answering is reading, whatever the setting for opening says.
+    await _mark_read(runtime, conversation_id, now)
+    # Said on the page beside the reply box, not in a toast over it.
+    url = request.url_for(THREAD_ROUTE, pk=str(conversation_id)).include_query_params(sent=1)
+    return RedirectResponse(str(url), status_code=303)
 
 
 async def send_template_reply(view: ModelView, request: Request) -> Response:
@@ -347,5 +483,6 @@ async def send_template_reply(view: ModelView, request: Request) -> Response:
         )
     except DomainError as exc:
         return await refused(exc.detail, exc.status_code)
-    Flash.success(request, "Template sent.")
-    return RedirectResponse(request.url_for(THREAD_ROUTE, pk=str(conversation_id)), status_code=303)
+    await _mark_read(runtime, conversation_id, now)
+    url = request.url_for(THREAD_ROUTE, pk=str(conversation_id)).include_query_params(sent=1)
+    return RedirectResponse(str(url), status_code=303)

@@ -18,14 +18,33 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from app.admin.base import DateBoundFilter, InboxModelView, format_time, pretty_json, shorten
+from app.admin.base import (
+    DateBoundFilter,
+    InboxModelView,
+    business_zone,
+    format_time,
+    pretty_json,
+    shorten,
+)
+from app.admin.inbox import (
+    UnreadFilter,
+    attach_last_messages,
+    contact_cell,
+    last_message_cell,
+    last_time_cell,
+    message_details_context,
+    unread_badge,
+)
 from app.admin.media import media_markup, media_response
 from app.admin.repository import AdminRepository
 from app.admin.thread import (
     THREAD_ROUTE,
     admin_runtime,
+    live_events,
+    save_conversation_notes,
     send_reply,
     send_template_reply,
+    thread_items,
     thread_page,
 )
 from app.events.exceptions import EventNotFound
@@ -101,6 +120,7 @@ JOB_KINDS = [
         kinds.READ_RECEIPT,
         kinds.AUTO_REPLY,
         kinds.TEMPLATE_SYNC,
+        kinds.SUBSCRIPTION_DELIVERY,
     )
 ]
 
@@ -161,8 +181,10 @@ def _media(model: Any, _attribute: str, request: Request) -> Markup:
     return media_markup(request, model)
 
 
-def _time_of(name: str) -> Callable[[Any, Any], str]:
-    return lambda model, _attribute: format_time(getattr(model, name))
+def _time_of(name: str) -> Callable[[Any, Any, Request], str]:
+    return lambda model, _attribute, request: format_time(
+        getattr(model, name), business_zone(request)
+    )
 
 
 def _json_of(name: str) -> Callable[[Any, Any], Markup]:
@@ -175,6 +197,7 @@ class MessageAdmin(InboxModelView, model=Message):
     name = "Message"
     name_plural = "Messages"
     icon = "fa-solid fa-comments"
+    details_template = "inbox/message_details.html"
 
     column_list: ClassVar[list[MODEL_ATTR]] = [
         "from_number",
@@ -239,6 +262,10 @@ class MessageAdmin(InboxModelView, model=Message):
     }
     form_columns: ClassVar[list[MODEL_ATTR]] = ["notes"]
 
+    async def details_context(self, request: Request) -> dict[str, Any]:
+        """The message's fields grouped for people, its status history and its media."""
+        return await message_details_context(request)
+
     @action(name="mark-read", label="Mark as read")
     async def mark_selected_read(self, request: Request) -> Response:
         """Mark the selected inbound messages read through the messages service."""
@@ -267,19 +294,21 @@ class ConversationAdmin(InboxModelView, model=Conversation):
     name = "Conversation"
     name_plural = "Conversations"
     icon = "fa-solid fa-address-book"
+    details_template = "inbox/details.html"
+    list_template = "inbox/conversation_list.html"
 
     column_list: ClassVar[list[MODEL_ATTR]] = [
         "contact_name",
-        "phone_number",
+        "preview",
         "phone_number_id",
-        "message_count",
-        "unread_count",
         "call_count",
         "last_message_at",
+        "unread_count",
         "thread",
     ]
     column_labels: ClassVar[dict[MODEL_ATTR, str]] = {
         "contact_name": "Contact",
+        "preview": "Last message",
         "phone_number": "Number",
         "phone_number_id": "Business number",
         "message_count": "Messages",
@@ -289,11 +318,14 @@ class ConversationAdmin(InboxModelView, model=Conversation):
         "thread": "Thread",
     }
     column_formatters: ClassVar[Formatters] = {
-        "phone_number": _customer,
+        "contact_name": contact_cell,
+        "preview": last_message_cell,
         "phone_number_id": _business_number,
-        "last_message_at": _time_of("last_message_at"),
+        "last_message_at": last_time_cell,
+        "unread_count": unread_badge,
         "thread": _thread_link,
     }
+    column_filters: ClassVar[list[ColumnFilter]] = [UnreadFilter()]
     column_searchable_list: ClassVar[list[MODEL_ATTR]] = ["contact_name", "phone_number", "user_id"]
     column_sortable_list: ClassVar[list[MODEL_ATTR]] = [
         "last_message_at",
@@ -315,10 +347,32 @@ class ConversationAdmin(InboxModelView, model=Conversation):
     }
     form_columns: ClassVar[list[MODEL_ATTR]] = ["notes"]
 
+    async def list(self, request: Request) -> Any:
+        """A page of conversations, each with its last message for the preview."""
+        pagination = await super().list(request)
+        async with admin_runtime(request).sessions() as session:
+            await attach_last_messages(session, pagination.rows)
+        return pagination
+
     @expose("/thread/{pk}", methods=["GET"])
     async def thread(self, request: Request) -> Response:
         """The conversation as a chat, with the reply box."""
         return await thread_page(self, request)
+
+    @expose("/thread/{pk}/items", methods=["GET"])
+    async def thread_items(self, request: Request) -> Response:
+        """The newest messages of the thread, for the open page to show what arrived."""
+        return await thread_items(self, request)
+
+    @expose("/thread/{pk}/notes", methods=["POST"])
+    async def notes(self, request: Request) -> Response:
+        """Save the conversation's notes from the thread, and stay in the thread."""
+        return await save_conversation_notes(request)
+
+    @expose("/live", methods=["GET"])
+    async def live(self, request: Request) -> Response:
+        """Server-Sent Events of new changes, for the open list or thread."""
+        return await live_events(request)
 
     @expose("/thread/{pk}/reply", methods=["POST"])
     async def reply(self, request: Request) -> Response:

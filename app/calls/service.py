@@ -43,16 +43,17 @@ async def _conversations(
 
 async def store_calls(
     session: AsyncSession, callers: Sequence[CustomerCall], received_at: datetime
-) -> None:
+) -> dict[Customer, int]:
     """Store a delivery's call events: one row per call id, counted once on its
     conversation; a customer's call opens the 24-hour customer-service window.
 
     Meta: "When a WhatsApp user messages you or calls you, a 24-hour timer ... starts."
     last_inbound_at moves forward only (never back) and no message is counted. Events of
     a call already stored (its terminate after its connect, a redelivery) update it.
+    Returns the conversation of each customer who called or was called.
     """
     if not callers:
-        return
+        return {}
     conversations = await _conversations(session, callers)
     repository = ConversationRepository(session)
     latest: dict[int, datetime] = {}
@@ -89,6 +90,7 @@ async def store_calls(
             counts[conversation_id] = counts.get(conversation_id, 0) + 1
     for conversation_id, count in sorted(counts.items()):
         await repository.add_calls(conversation_id, count)
+    return conversations
 
 
 def _sort_key(call: Row[Any]) -> Cursor:

@@ -54,6 +54,7 @@ from app.models import Job
 from app.outbound.tasks import send_queued_message
 from app.retention.tasks import apply_retention_job
 from app.runtime import Runtime
+from app.subscriptions.tasks import deliver_event, record_dead_delivery
 
 JobHandler = Callable[[Runtime, Job], Awaitable[dict[str, Any] | None]]
 
@@ -64,12 +65,14 @@ HANDLERS: Mapping[str, JobHandler] = {
     kinds.AUTO_REPLY: send_auto_reply,
     kinds.RETENTION: apply_retention_job,
     kinds.TEMPLATE_SYNC: sync_job,
+    kinds.SUBSCRIPTION_DELIVERY: deliver_event,
 }
 
 DeadHook = Callable[[AsyncSession, Job, str], Awaitable[None]]
 
 ON_DEAD: Mapping[str, DeadHook] = {
     kinds.MEDIA_DOWNLOAD: record_media_failure,
+    kinds.SUBSCRIPTION_DELIVERY: record_dead_delivery,
 }
 
 

@@ -22,6 +22,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from app.changes import bodies
+from app.changes.repository import ChangeRepository
 from app.config import Settings
 from app.db import utcnow
 from app.jobs.exceptions import PermanentJobError, UncertainJobError
@@ -32,6 +34,7 @@ from app.models import Job
 from app.outage import is_database_unavailable
 from app.outbound.graph import GraphAPIError
 from app.runtime import Runtime
+from app.subscriptions.dispatcher import Dispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -392,19 +395,21 @@ class Worker:
             await session.commit()
 
     async def _on_dead(self, session: AsyncSession, job: Job, error: str) -> None:
-        """Run the dead hook of the job's kind in the transaction that buried the job."""
-        hook = self.on_dead.get(job.kind)
-        if hook is None:
-            return
+        """Record the job.dead event and run the dead hook of the job's kind, in the
+        transaction that buried the job."""
         # Read before the hook: rolling its savepoint back expires what it changed.
         job_id, kind = job.id, job.kind
-        try:
-            async with session.begin_nested():
-                await hook(session, job, error)
-        except Exception:
-            # Only the hook's writes roll back: the job stays dead, and a broken hook
-            # can neither keep it running nor stop this worker from claiming.
-            logger.exception("the dead hook of job %s (%s) failed", job_id, kind)
+        change = bodies.job_dead(job_id, kind, job.attempts, error, job.payload)
+        hook = self.on_dead.get(kind)
+        if hook is not None:
+            try:
+                async with session.begin_nested():
+                    await hook(session, job, error)
+            except Exception:
+                # Only the hook's writes roll back: the job stays dead, and a broken hook
+                # can neither keep it running nor stop this worker from claiming.
+                logger.exception("the dead hook of job %s (%s) failed", job_id, kind)
+        await ChangeRepository(session).add(change, now=utcnow())
 
     async def _release(self, job_id: int) -> None:
         try:
@@ -423,14 +428,18 @@ async def run_worker(settings: Settings) -> None:
     """Run a worker process until SIGTERM or SIGINT, then shut it down cleanly."""
     install_redaction()
     runtime = Runtime.create(settings)
+    await runtime.changes.start()
     worker = Worker(runtime)
+    dispatcher = Dispatcher(runtime)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await worker.start()
+    await dispatcher.start()
     try:
         await stop.wait()
     finally:
+        await dispatcher.stop()
         await worker.stop()
         await runtime.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import MediaState, Message
@@ -48,6 +48,13 @@ class MediaRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def conversation_of(self, message_id: str) -> int | None:
+        """The conversation of the message with this wamid (None if it has none)."""
+        result = await self.session.execute(
+            select(Message.conversation_id).where(Message.message_id == message_id)
+        )
+        return result.scalar_one_or_none()
 
     async def mark_failed(self, message_id: str, reason: str) -> bool:
         """Record why the media could not be stored, unless another run already stored it."""

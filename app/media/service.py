@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.responses import StreamingResponse
 
+from app.changes import bodies
+from app.changes.repository import ChangeRepository
 from app.media.exceptions import (
     ChecksumMismatch,
     MediaNotFound,
@@ -207,7 +209,18 @@ async def fetch_to_storage(runtime: Runtime, target: MediaTarget) -> StoredMedia
 async def record_stored(runtime: Runtime, message_id: str, record: StoredMediaRecord) -> bool:
     """Mark the message's media stored, in a transaction of its own."""
     async with runtime.sessions() as session, session.begin():
-        return await MediaRepository(session).mark_stored(message_id, record)
+        repository = MediaRepository(session)
+        if not await repository.mark_stored(message_id, record):
+            return False
+        change = bodies.media_stored(
+            message_id,
+            await repository.conversation_of(message_id),
+            mime_type=record.mime_type,
+            size=record.size,
+            url=record.url,
+        )
+        await ChangeRepository(session).add(change, now=runtime.clock())
+        return True
 
 
 # Served media must never run as a page of this origin: no scripts, plugins or same-origin.

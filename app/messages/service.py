@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.changes import bodies
+from app.changes.repository import ChangeRepository
 from app.config import Settings
 from app.conversations.exceptions import ConversationNotFound
 from app.conversations.repository import ConversationRepository
@@ -145,15 +147,20 @@ async def mark_read(
     jobs = JobRepository(session)
     # Sorted, so concurrent calls lock conversation rows in the same order.
     touched = sorted(by_conversation)
+    read_changes = []
     for conversation in touched:
         marked_here = by_conversation[conversation]
         await conversations.remove_unread(conversation, len(marked_here))
+        newest = max(marked_here, key=lambda m: (m.timestamp, m.id))
+        read_changes.append(
+            bodies.conversation_read(conversation, len(marked_here), newest.message_id, now)
+        )
         if settings.send_read_receipts:
-            newest = max(marked_here, key=lambda m: (m.timestamp, m.id))
             await jobs.enqueue(
                 kinds.READ_RECEIPT,
                 {"message_id": newest.message_id, "phone_number_id": newest.phone_number_id},
                 max_attempts=settings.job_max_attempts,
                 run_after=now,
             )
+    await ChangeRepository(session).add_many(read_changes, now=now)
     return MarkReadResult(marked=len(marks), conversation_ids=touched)

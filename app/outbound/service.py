@@ -18,6 +18,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.changes import bodies
+from app.changes.repository import ChangeRepository
 from app.config import Settings
 from app.conversations.exceptions import ConversationNotFound
 from app.conversations.repository import ConversationRepository
@@ -244,11 +246,14 @@ async def store_sent(
     if recipient.rendered_text is not None:
         row["text_body"] = recipient.rendered_text
     messages = MessageRepository(session)
-    if wamid in await messages.insert_ignore([row]):
+    new = wamid in await messages.insert_ignore([row])
+    if new:
         await conversations.add_messages(conversation_id, count=1, unread=0, last_message_at=now)
         await StatusRepository(session).apply_stored(wamid)
     message = await messages.get_by_message_id(wamid)
     assert message is not None
+    if new:
+        await ChangeRepository(session).add(bodies.message_sent(message), now=now)
     return message
 
 

@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.autoreply.service import plan_replies
 from app.calls.service import store_calls
+from app.changes import bodies
+from app.changes.repository import ChangeRepository, NewChange
 from app.chunks import chunks
 from app.config import Settings
 from app.conversations.repository import ConversationRepository, InboundIncrement
@@ -127,11 +129,22 @@ async def store_items(
     """
     readable = [(i, d.prepared) for i, d in enumerate(deliveries) if d.prepared is not None]
     now = max(d.received_at for d in deliveries)
+    changes: list[NewChange] = []
     messages = await _store_messages(
-        session, settings, [m for _, p in readable for m in p.messages], now
+        session, settings, [m for _, p in readable for m in p.messages], now, changes
     )
-    await store_calls(session, [c for _, p in readable for c in p.callers], now)
-    new_statuses = await _store_statuses(session, [s for _, p in readable for s in p.statuses])
+    callers = [c for _, p in readable for c in p.callers]
+    call_conversations = await store_calls(session, callers, now)
+    changes.extend(
+        bodies.call_received(
+            caller.call.model_dump(mode="json", by_alias=True, exclude_none=True),
+            call_conversations.get(caller.customer) if caller.customer else None,
+            caller.customer.phone_number if caller.customer else None,
+        )
+        for caller in callers
+    )
+    status_rows = [s for _, p in readable for s in p.statuses]
+    new_statuses = await _store_statuses(session, status_rows)
     await apply_updates(session, [u for _, p in readable for u in p.template_updates])
     calls = [v for _, p in readable for v in p.calls]
     if auto_reply:
@@ -141,7 +154,25 @@ async def store_items(
             IngestResult(event_id=event_ids[0], messages=messages, new_statuses=0, calls=calls),
             now=now,
         )
+    # Last, so that the lock ordering the events is held only until the commit.
+    repository = ChangeRepository(session)
+    await repository.add_many(changes, now=now)
+    await repository.add_statuses(_new_status_bodies(status_rows, new_statuses), now=now)
     return _outcomes(deliveries, event_ids, messages, new_statuses)
+
+
+def _new_status_bodies(
+    rows: list[dict[str, Any]], new: set[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """The event body of each status stored for the first time, once each."""
+    bodies_: list[dict[str, Any]] = []
+    left = set(new)
+    for row in rows:
+        key = (row["message_id"], row["status"])
+        if key in left:
+            left.discard(key)
+            bodies_.append(bodies.message_status(row))
+    return bodies_
 
 
 async def _let_others_run(n: int) -> None:
@@ -280,7 +311,11 @@ async def _upsert_conversations(
 
 
 async def _store_messages(
-    session: AsyncSession, settings: Settings, incoming: list[Incoming], now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    incoming: list[Incoming],
+    now: datetime,
+    changes: list[NewChange],
 ) -> list[NewInboundMessage]:
     """Insert-or-ignore the messages; count, and fetch media of, only the new ones.
 
@@ -320,6 +355,7 @@ async def _store_messages(
     )
     result: list[NewInboundMessage] = []
     for batch in chunks(new_rows):
+        changes.extend(bodies.message_received(row) for row in batch)
         result += [
             NewInboundMessage(
                 wamid=row["message_id"],

@@ -15,7 +15,7 @@ from app.models import Conversation, Message
 from app.runtime import Runtime
 from tests.admin.conftest import store_media
 from tests.admin.test_messages import rows
-from tests.conftest import PHONE_NUMBER_ID
+from tests.conftest import API_KEY, PHONE_NUMBER_ID
 from tests.support.clock import FixedClock
 from tests.support.payloads import (
     deliver,
@@ -61,19 +61,60 @@ async def two_customers(client: httpx.AsyncClient, clock: FixedClock) -> None:
     assert (await deliver(client, boris)).status_code == 200
 
 
-async def test_the_list_shows_contact_number_counts_and_last_activity_latest_first(
+async def test_the_list_shows_contact_last_message_time_and_unread_latest_first(
     admin: httpx.AsyncClient, two_customers: None
 ) -> None:
     page = await admin.get("/admin/conversation/list")
     assert page.status_code == 200
-    for label in ("Contact", "Number", "Messages", "Unread", "Last activity"):
+    for label in ("Contact", "Last message", "Unread", "Last activity"):
         assert label in page.text
     listed = rows(page)
-    assert "Boris Jones" in listed[0]
-    assert BORIS in listed[0]
-    # Contact, number, business number, messages, unread, calls, last activity.
-    assert re.search(r"Anna Schmidt .*" + ANNA + r" \d+ 2 2 0 \d{4}-\d\d-\d\d", listed[1])
-    assert "Open thread" in listed[1]
+    # Contact and number, last message, business number, calls, last activity, unread.
+    assert re.search(r"Boris Jones " + BORIS + r" ← hello \S+ 0 \d\d:\d\d 1 Open thread", listed[0])
+    # Anna last wrote yesterday: the day is shown with the time.
+    assert re.search(
+        r"Anna Schmidt " + ANNA + r" ← second question \S+ 0 \d{4}-\d\d-\d\d \d\d:\d\d 2 Open",
+        listed[1],
+    )
+
+
+async def test_the_unread_filter_lists_only_conversations_with_unread_messages(
+    admin: httpx.AsyncClient, client: httpx.AsyncClient, runtime: Runtime, two_customers: None
+) -> None:
+    boris = await _conversation(runtime, BORIS)
+    marked = await client.post(
+        "/api/whatsapp/mark-read/",
+        json={"conversation_id": boris.id},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert marked.status_code == 200
+
+    listed = rows(await admin.get("/admin/conversation/list", params={"unread": "yes"}))
+
+    assert len(listed) == 1
+    assert "Anna Schmidt" in listed[0]
+    refused = await admin.get("/admin/conversation/list", params={"unread": "maybe"})
+    assert refused.status_code == 400
+
+
+async def test_a_reply_shows_as_the_last_message(
+    admin: httpx.AsyncClient, runtime: Runtime, two_customers: None
+) -> None:
+    boris = await _conversation(runtime, BORIS)
+    with respx.mock:
+        respx.post(SEND_URL).mock(
+            return_value=httpx.Response(
+                200, json={"messaging_product": "whatsapp", "messages": [{"id": "wamid.R2"}]}
+            )
+        )
+        sent = await admin.post(
+            f"/admin/conversation/thread/{boris.id}/reply", data={"body": "Hi!"}
+        )
+    assert sent.status_code == 303
+
+    listed = rows(await admin.get("/admin/conversation/list"))
+
+    assert "→ You: Hi!" in listed[0]
 
 
 @pytest.mark.parametrize(("term", "found"), [("anna", "Anna"), ("+1 650 555 0199", "Boris")])

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import event, select
 
-from app.admin.views import MessageAdmin
 from app.jobs import kinds
 from app.models import Conversation, Job, Message
 from app.runtime import Runtime
 from tests.admin.conftest import message_pk, store_media
+from tests.messages.store import store_message
 from tests.support.payloads import (
     audio_message,
     deliver,
@@ -24,6 +24,8 @@ from tests.support.payloads import (
     image_message,
     inbound,
     location_message,
+    status,
+    status_update,
     text_message,
     video_message,
 )
@@ -181,16 +183,60 @@ async def test_a_long_list_says_more_than_instead_of_counting_everything(
     assert "Showing 201 to 210 of 210 items" in last.text
 
 
-async def test_the_details_show_every_field_and_the_raw_json_pretty_printed(
+def _section(page: httpx.Response, key: str) -> str:
+    found = re.search(
+        rf'<section class="inbox-section" id="section-{key}">(.*?)</section>', page.text, re.S
+    )
+    return found.group(1) if found else ""
+
+
+async def test_the_details_group_fields_for_people_and_fold_the_raw_json(
     admin: httpx.AsyncClient, runtime: Runtime, inbox: dict[str, Any]
 ) -> None:
     pk = await message_pk(runtime, inbox["first"]["id"])
     page = await admin.get(f"/admin/message/details/{pk}")
     assert page.status_code == 200
-    for column in Message.__table__.columns:
-        assert f"<td>{MessageAdmin.column_labels.get(column.key, column.key)}</td>" in page.text
+    who, what, status = (_section(page, k) for k in ("who", "what", "status"))
+    assert "Received from the customer" in who
+    assert "491701234567" in who
+    assert "<dt>Text</dt>" in what
+    assert "<dd>received</dd>" in status
+    # A text message has no media, no place and no caption: nothing empty is shown.
+    assert _section(page, "media") == ""
+    for label in ("Coordinates", "Caption", "Place", "media_sha256", "latitude"):
+        assert f"<dt>{label}</dt>" not in page.text
+    assert page.text.count("<dt>") < 15
     pretty = json.dumps(inbox["first"], indent=2, sort_keys=True).replace('"', "&#34;")
-    assert f'<pre class="inbox-json">{pretty}</pre>' in page.text
+    raw = _section(page, "raw")
+    assert "<details>" in raw
+    assert f'<pre class="inbox-json">{pretty}</pre>' in raw
+
+
+async def test_the_details_show_times_in_the_business_time_zone(
+    admin: httpx.AsyncClient, runtime: Runtime, inbox: dict[str, Any]
+) -> None:
+    runtime.settings.business_timezone = "Asia/Kolkata"
+    pk = await message_pk(runtime, inbox["first"]["id"])
+
+    what = _section(await admin.get(f"/admin/message/details/{pk}"), "what")
+
+    assert re.search(r"<dd>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d IST</dd>", what)
+
+
+async def test_the_details_of_a_sent_message_list_its_status_history(
+    admin: httpx.AsyncClient, client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await store_message(
+        runtime, "wamid.SENT1", timestamp=datetime(2024, 3, 1, 9, tzinfo=UTC), direction="out"
+    )
+    await deliver(
+        client, status_update(status("wamid.SENT1", "delivered"), status("wamid.SENT1", "read"))
+    )
+    pk = await message_pk(runtime, "wamid.SENT1")
+
+    history = _section(await admin.get(f"/admin/message/details/{pk}"), "history")
+
+    assert re.findall(r"<tr><td>(\w+)</td>", history) == ["delivered", "read"]
 
 
 @pytest.mark.parametrize(

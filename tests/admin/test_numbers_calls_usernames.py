@@ -56,7 +56,8 @@ async def test_one_customers_two_conversations_show_their_business_numbers(
 
     listed = rows(await admin.get("/admin/conversation/list"))
 
-    assert sorted(row.split(CALLER)[1].split()[0:4] for row in listed) == [
+    # The caller's number, the last message, then the business number it went to.
+    assert sorted(row.split(CALLER + " ← hi")[1].split()[0:4] for row in listed) == [
         ["sales", "·", "+1", "555"],
         ["support", "·", "+1", "555"],
     ]

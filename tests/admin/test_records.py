@@ -131,7 +131,7 @@ async def test_retrying_a_job_that_cannot_be_retried_says_why(
 async def test_replaying_an_event_from_its_page_adds_nothing_already_stored(
     admin: httpx.AsyncClient, runtime: Runtime, events: dict[str, str]
 ) -> None:
-    response = await admin.get(
+    response = await admin.post(
         "/admin/webhook-event/action/replay?pks=1",
         headers={"referer": "http://testserver/admin/webhook-event/details/1"},
     )
@@ -145,6 +145,6 @@ async def test_replaying_an_event_from_its_page_adds_nothing_already_stored(
 async def test_replaying_an_event_that_does_not_exist_says_so(
     admin: httpx.AsyncClient, events: dict[str, str]
 ) -> None:
-    await admin.get("/admin/webhook-event/action/replay?pks=999")
+    await admin.post("/admin/webhook-event/action/replay?pks=999")
     page = await admin.get("/admin/webhook-event/list")
     assert "no webhook event with id 999." in page.text

@@ -1,0 +1,1 @@
+"""The change-event stream: what changed, for other services and the live inbox."""
