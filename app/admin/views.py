@@ -161,6 +161,12 @@ def _business_number(model: Any, _attribute: str, request: Request) -> str:
     return admin_runtime(request).settings.number_named(model.phone_number_id).name
 
 
+def _business_number_detail(model: Any, attribute: str, request: Request) -> str:
+    """The business number's name and its phone_number_id."""
+    name = _business_number(model, attribute, request)
+    return name if name == model.phone_number_id else f"{name} ({model.phone_number_id})"
+
+
 def _customer(model: Any, _attribute: str) -> str:
     """The customer's number, or their business-scoped user id when Meta withholds it."""
     number = model.from_number if isinstance(model, Message) else model.phone_number
@@ -333,7 +339,7 @@ class ConversationAdmin(InboxModelView, model=Conversation):
     column_details_list: ClassVar[list[MODEL_ATTR]] = ["thread", *_columns(Conversation)]
     column_formatters_detail: ClassVar[Formatters] = {
         "thread": _thread_link,
-        "phone_number_id": _business_number,
+        "phone_number_id": _business_number_detail,
         "last_message_at": _time_of("last_message_at"),
         "last_inbound_at": _time_of("last_inbound_at"),
         "created_at": _time_of("created_at"),

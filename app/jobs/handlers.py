@@ -21,10 +21,6 @@ so a handler:
 Messages of these exceptions become the job's `last_error`: never put secrets in them.
 A job whose kind has no entry here goes dead with an error saying so.
 
-A start hook (in ON_START) is::
-
-    async def on_start(session: AsyncSession, settings: Settings, now: datetime) -> None
-
 A dead hook (optional, in ON_DEAD) is::
 
     async def on_dead(session: AsyncSession, job: Job, error: str) -> None
@@ -43,8 +39,7 @@ and the hook records it, even when no handler ran at all. A hook:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,7 +49,7 @@ from app.config import Settings
 from app.jobs import kinds
 from app.jobs.read_receipt import send_read_receipt
 from app.media.tasks import download_media, record_media_failure
-from app.message_templates.tasks import schedule_first_sync, sync_job
+from app.message_templates.tasks import sync_job
 from app.models import Job
 from app.outbound.tasks import send_queued_message
 from app.retention.tasks import apply_retention_job
@@ -88,11 +83,9 @@ def schedules(settings: Settings) -> Mapping[str, float]:
         settings.retention_finished_jobs_days,
         settings.retention_media_days,
     )
-    return {kinds.RETENTION: settings.retention_interval_seconds} if any(keeps) else {}
-
-
-StartHook = Callable[[AsyncSession, Settings, datetime], Awaitable[None]]
-
-# Run when a worker starts, in one transaction: each queues the first job of a periodic
-# kind (which then schedules its successors) unless one is pending.
-ON_START: Sequence[StartHook] = (schedule_first_sync,)
+    periodic: dict[str, float] = {}
+    if any(keeps):
+        periodic[kinds.RETENTION] = settings.retention_interval_seconds
+    if settings.whatsapp_business_account_id:
+        periodic[kinds.TEMPLATE_SYNC] = settings.template_sync_interval_seconds
+    return periodic

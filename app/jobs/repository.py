@@ -115,16 +115,6 @@ class JobRepository:
             await self.session.execute(insert(_jobs), list(batch))
         self.session.info[JOBS_ENQUEUED] = True
 
-    async def has_pending(self, kind: str, *, except_id: int | None = None) -> bool:
-        """Whether a job of this kind (other than `except_id`) is queued or running."""
-        stmt = select(Job.id).where(
-            Job.kind == kind, Job.state.in_([JobState.QUEUED, JobState.RUNNING])
-        )
-        if except_id is not None:
-            stmt = stmt.where(Job.id != except_id)
-        result = await self.session.execute(stmt.limit(1))
-        return result.first() is not None
-
     async def get_by_id(self, job_id: int) -> Job | None:
         """The job with this id, or None."""
         return await self.session.get(Job, job_id)

@@ -14,7 +14,7 @@ import random
 import signal
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -27,15 +27,7 @@ from app.changes.repository import ChangeRepository
 from app.config import Settings
 from app.db import utcnow
 from app.jobs.exceptions import PermanentJobError, UncertainJobError
-from app.jobs.handlers import (
-    HANDLERS,
-    ON_DEAD,
-    ON_START,
-    DeadHook,
-    JobHandler,
-    StartHook,
-    schedules,
-)
+from app.jobs.handlers import HANDLERS, ON_DEAD, DeadHook, JobHandler, schedules
 from app.jobs.repository import JOBS_ENQUEUED, LEASE_LOST_ERROR, JobRepository
 from app.log import about_job, install_redaction
 from app.models import Job
@@ -95,7 +87,6 @@ class Worker:
         handlers: Mapping[str, JobHandler] = HANDLERS,
         on_dead: Mapping[str, DeadHook] = ON_DEAD,
         periodic: Callable[[Settings], Mapping[str, float]] = schedules,
-        on_start: Sequence[StartHook] = ON_START,
         concurrency: int | None = None,
         worker_id: str | None = None,
         shutdown_seconds: float = DEFAULT_SHUTDOWN_SECONDS,
@@ -107,7 +98,6 @@ class Worker:
         self.on_dead = on_dead
         # Periodic kinds this worker can run (a worker given other handlers runs none).
         self.periodic = {k: v for k, v in periodic(settings).items() if k in handlers}
-        self.on_start = on_start
         self.concurrency = max(1, concurrency or settings.worker_concurrency)
         self.worker_id = worker_id or new_worker_id()
         self.shutdown_seconds = shutdown_seconds
@@ -125,8 +115,7 @@ class Worker:
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
-        """Run the start hooks, then start the claiming loops in the background."""
-        await self._run_start_hooks()
+        """Start the claiming loops in the background."""
         event.listen(Session, "after_commit", self._after_commit)
         self._slots = [
             asyncio.create_task(self._slot(), name=f"job-worker-{i}")
@@ -137,19 +126,6 @@ class Worker:
             for kind, every in self.periodic.items()
         ]
         logger.info("job worker %s started (%d concurrent jobs)", self.worker_id, self.concurrency)
-
-    async def _run_start_hooks(self) -> None:
-        """Queue the first jobs of the periodic kinds; without a database, leave it to
-        the next start (the worker itself starts all the same)."""
-        if not self.on_start:
-            return
-        try:
-            async with self.runtime.sessions.begin() as session:
-                for hook in self.on_start:
-                    await hook(session, self.settings, self.runtime.clock())
-        except Exception as exc:
-            if not self._database_unavailable(exc):
-                logger.exception("job worker %s: a start hook failed", self.worker_id)
 
     async def stop(self) -> None:
         """Stop claiming, let running jobs finish for a bounded time, release the rest.

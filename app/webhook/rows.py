@@ -37,7 +37,11 @@ _CUSTOMER_LENGTHS = {
     "phone_number": _lengths(Conversation)["phone_number"],
     "user_id": _lengths(Conversation)["user_id"],
 }
-_CALL_LENGTHS = {**_CUSTOMER_LENGTHS, "call_id": _lengths(CallRow)["call_id"]}
+_CALL_LENGTHS = {
+    **_CUSTOMER_LENGTHS,
+    "call_id": _lengths(CallRow)["call_id"],
+    "direction": _lengths(CallRow)["direction"],
+}
 
 
 def _safe_strings(row: dict[str, Any]) -> dict[str, Any]:
@@ -342,10 +346,12 @@ def calls_of(
                 "phone_number": call.from_,
                 "user_id": call.from_user_id,
                 "call_id": call.id,
+                "direction": call.direction,
             }
         )
         sources = {
             "call_id": f"{path}.id",
+            "direction": f"{path}.direction",
             "phone_number_id": f"{items.path}.metadata.phone_number_id",
             "phone_number": f"{path}.from",
             "user_id": f"{path}.from_user_id",

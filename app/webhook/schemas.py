@@ -351,7 +351,8 @@ class Call(MetaModel):
     status: str | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
-    duration: int | None = None
+    # Seconds; bounded by the column that keeps it.
+    duration: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class CallsValue(MetaModel):

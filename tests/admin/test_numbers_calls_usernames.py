@@ -101,3 +101,14 @@ async def test_a_username_customer_is_shown_and_found_by_user_id(
     assert listed.split()[0] == USER_ID  # the From column
     (conversation,) = conversations
     assert USER_ID in conversation
+
+
+async def test_a_conversations_details_name_its_business_number_and_its_id(
+    client: httpx.AsyncClient, admin: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await p.deliver(client, p.inbound(p.text_message("hi", from_=CALLER), phone_number_id=SALES))
+    (conversation,) = await _conversations(runtime)
+
+    page = await admin.get(f"/admin/conversation/details/{conversation.id}")
+
+    assert f"sales · +1 555 000 2222 ({SALES})" in page.text

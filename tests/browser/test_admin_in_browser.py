@@ -107,7 +107,8 @@ def test_mark_a_message_read_and_see_the_unread_count_fall_by_one(
         )
     )
     _search(admin_page, "/admin/conversation/list", customer)
-    unread = admin_page.locator("table tbody tr td").nth(5)
+    # Select box, actions, contact, number, business number, messages, then unread.
+    unread = admin_page.locator("table tbody tr td").nth(6)
     expect(unread).to_have_text("2")
 
     _search(admin_page, "/admin/message/list", customer)
@@ -118,7 +119,7 @@ def test_mark_a_message_read_and_see_the_unread_count_fall_by_one(
     expect(admin_page.locator("table tbody")).to_contain_text("read")
 
     _search(admin_page, "/admin/conversation/list", customer)
-    expect(admin_page.locator("table tbody tr td").nth(5)).to_have_text("1")
+    expect(admin_page.locator("table tbody tr td").nth(6)).to_have_text("1")
 
 
 def test_send_a_reply_from_the_thread_and_see_it_there(

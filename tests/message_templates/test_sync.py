@@ -7,12 +7,14 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from dataclasses import replace
 
 import httpx
 from sqlalchemy import select
 
 from app.jobs import kinds
+from app.jobs.handlers import schedules
+from app.jobs.repository import JobRepository
 from app.jobs.worker import Worker
 from app.message_templates.service import sync_templates
 from app.models import Job, JobState, MessageTemplate
@@ -20,7 +22,6 @@ from app.runtime import Runtime
 from tests.conftest import ACCESS_TOKEN
 from tests.message_templates.conftest import ORDER_UPDATE, WABA
 from tests.support import payloads as p
-from tests.support.clock import FixedClock
 from tests.support.fake_graph import TEMPLATES, FakeGraph
 from tests.webhook import stored
 
@@ -139,38 +140,57 @@ async def test_quality_webhook_changes_the_stored_quality_score(
     assert welcome.quality_score == "YELLOW"
 
 
-async def test_a_started_worker_syncs_now_and_schedules_the_next_sync(
-    runtime: Runtime, fake_graph: FakeGraph, clock: FixedClock
+def test_the_worker_syncs_templates_periodically_only_with_a_business_account(
+    runtime: Runtime,
+) -> None:
+    hourly = runtime.settings.model_copy(update={"template_sync_interval_seconds": 3600.0})
+    without = runtime.settings.model_copy(update={"whatsapp_business_account_id": ""})
+
+    assert schedules(hourly)[kinds.TEMPLATE_SYNC] == 3600.0
+    assert kinds.TEMPLATE_SYNC not in schedules(without)
+
+
+async def test_a_started_worker_syncs_the_templates(
+    runtime: Runtime, fake_graph: FakeGraph
 ) -> None:
     fake_graph.add_template(WABA, "order_update", components=ORDER_UPDATE)
-    worker = Worker(runtime, concurrency=1)
-    await worker._run_start_hooks()
-    await worker._run_start_hooks()  # a second worker starting finds the sync pending
+    fast = replace(
+        runtime, settings=runtime.settings.model_copy(update={"worker_poll_seconds": 0.05})
+    )
+    worker = Worker(fast, concurrency=1)
+    await worker.start()
+    try:
+        for _ in range(100):
+            runs = await stored.rows(runtime, Job, kind=kinds.TEMPLATE_SYNC)
+            if runs and runs[0].state == JobState.DONE:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
 
-    assert await worker.run_once()
-
-    jobs = await stored.rows(runtime, Job, kind=kinds.TEMPLATE_SYNC)
-    assert [(j.state, j.result) for j in jobs] == [
-        (JobState.DONE, {"templates": 1, "pages": 1}),
-        (JobState.QUEUED, None),
-    ]
-    interval = timedelta(seconds=runtime.settings.template_sync_interval_seconds)
-    assert jobs[1].run_after == clock.now + interval
+    (run,) = await stored.rows(runtime, Job, kind=kinds.TEMPLATE_SYNC)
+    assert (run.state, run.result) == (JobState.DONE, {"templates": 1, "pages": 1})
     assert [t.name for t in await stored.rows(runtime, MessageTemplate)] == ["order_update"]
 
 
-async def test_a_failed_sync_still_schedules_the_next_one(
-    runtime: Runtime, fake_graph: FakeGraph, clock: FixedClock
+async def test_a_sync_meta_fails_changes_nothing_and_is_tried_again(
+    runtime: Runtime, synced: FakeGraph
 ) -> None:
-    fake_graph.fail(TEMPLATES, status=500, code=1, message="An unknown error occurred")
-    worker = Worker(runtime, concurrency=1)
-    await worker._run_start_hooks()
+    before = await stored.rows(runtime, MessageTemplate)
+    synced.add_template(WABA, "new_one")
+    synced.fail(TEMPLATES, status=500, code=1, message="An unknown error occurred")
+    async with runtime.sessions.begin() as session:
+        await JobRepository(session).enqueue(
+            kinds.TEMPLATE_SYNC, {}, max_attempts=3, run_after=runtime.clock()
+        )
 
-    assert await worker.run_once()
+    assert await Worker(runtime, concurrency=1).run_once()
 
-    jobs = await stored.rows(runtime, Job, kind=kinds.TEMPLATE_SYNC)
-    assert [j.state for j in jobs] == [JobState.DONE, JobState.QUEUED]
-    assert "An unknown error occurred" in jobs[0].result["error"]
+    (run,) = await stored.rows(runtime, Job, kind=kinds.TEMPLATE_SYNC)
+    assert (run.state, run.attempts) == (JobState.QUEUED, 1)
+    assert "An unknown error occurred" in (run.last_error or "")
+    after = await stored.rows(runtime, MessageTemplate)
+    assert [t.name for t in after] == [t.name for t in before]
 
 
 async def test_the_sync_command_stores_the_templates(

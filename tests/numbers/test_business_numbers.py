@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import httpx
 
+from app.jobs.worker import Worker
+from app.runtime import Runtime
 from tests.numbers.conftest import SALES, SALES_TOKEN, SUPPORT
 from tests.support import payloads as p
 from tests.support.clock import FixedClock
@@ -124,3 +126,17 @@ async def test_lists_filter_by_business_number_and_show_its_number_and_label(
     assert [m["phone_number_id"] for m in messages.json()["messages"]] == [SALES]
     detail = (await api.get(f"/api/whatsapp/conversations/{conversation['id']}")).json()
     assert detail["business_label"] == "sales"
+
+
+async def test_a_queued_send_leaves_from_the_number_named_in_from(
+    api: httpx.AsyncClient, runtime: Runtime, clock: FixedClock, fake_graph: FakeGraph
+) -> None:
+    answer = await api.post(
+        SEND_URL, json={**TEMPLATE, "to": CUSTOMER, "from": "sales", "queued": True}
+    )
+    assert answer.status_code == 202, answer.text
+
+    assert await Worker(runtime, concurrency=1).run_once()
+
+    (request,) = fake_graph.requests(SEND)
+    assert request.phone_number_id == SALES

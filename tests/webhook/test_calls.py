@@ -98,3 +98,21 @@ async def test_call_without_an_id_is_rejected_and_the_others_stored(
         {"path": "entry.0.changes.0.value.calls.0.id", "reason": "empty: a call needs its id"}
     ]
     assert len(await stored.rows(runtime, Call)) == 1
+
+
+async def test_a_call_with_values_its_columns_cannot_hold_is_rejected_and_the_others_stored(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    long_direction = {**p.call_event(from_=CALLER), "direction": "X" * 40}
+    huge_duration = {**p.call_event(from_=CALLER, event="terminate"), "duration": 2**40}
+
+    answer = await p.deliver(
+        client, _calls(long_direction, huge_duration, p.call_event(from_=CALLER))
+    )
+
+    assert answer.status_code == 200
+    assert [r["path"] for r in answer.json()["rejections"]] == [
+        "entry.0.changes.0.value.calls.1.duration",
+        "entry.0.changes.0.value.calls.0.direction",
+    ]
+    assert len(await stored.rows(runtime, Call)) == 1
