@@ -93,7 +93,7 @@ async def deliver_event(runtime: Runtime, job: Job) -> dict[str, Any] | None:
             follow_redirects=False,
         ) as client:
             response = await client.post(subscription.url, content=body, headers=headers)
-    except BlockedAddress as exc:
+    except (BlockedAddress, httpx.InvalidURL) as exc:
         await _record(runtime, job, delivery_id, status_code=None, error=str(exc), delivered=False)
         raise PermanentJobError(str(exc)) from None
     except httpx.HTTPError as exc:

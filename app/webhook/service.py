@@ -367,9 +367,12 @@ async def _store_messages(
         max_attempts=settings.job_max_attempts,
         run_after=now,
     )
+    # Events in the order the customer wrote (rows are in wamid order, for the locks).
+    changes.extend(
+        bodies.message_received(row) for row in sorted(new_rows, key=lambda r: r["timestamp"])
+    )
     result: list[NewInboundMessage] = []
     for batch in chunks(new_rows):
-        changes.extend(bodies.message_received(row) for row in batch)
         result += [
             NewInboundMessage(
                 wamid=row["message_id"],
