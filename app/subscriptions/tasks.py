@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.jobs.exceptions import PermanentJobError
+from app.jobs.exceptions import PermanentJobError, RetryableJobError
 from app.models import DeliveryState, Job
 from app.runtime import Runtime
 from app.subscriptions import service
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 MAX_ERROR = 500
 
 
-class DeliveryFailed(Exception):
+class DeliveryFailed(RetryableJobError):
     """The subscriber did not take the event; the job is retried with backoff."""
 
 

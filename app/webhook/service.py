@@ -143,14 +143,14 @@ def _new_status_bodies(
     rows: list[dict[str, Any]], new: set[tuple[str, str]]
 ) -> list[dict[str, Any]]:
     """The event body of each status stored for the first time, once each."""
-    bodies_: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     left = set(new)
     for row in rows:
         key = (row["message_id"], row["status"])
         if key in left:
             left.discard(key)
-            bodies_.append(bodies.message_status(row))
-    return bodies_
+            found.append(bodies.message_status(row))
+    return found
 
 
 async def _let_others_run(n: int) -> None:
