@@ -34,6 +34,7 @@ from app.message_templates.service import APPROVED
 from app.messages.repository import MessageFilters, MessageRepository
 from app.messages.service import mark_read
 from app.models import (
+    MAX_ID,
     Call,
     CallStatus,
     Conversation,
@@ -373,7 +374,7 @@ async def live_events(request: Request) -> Response:
     from the reconnecting browser's Last-Event-ID or else from now."""
     runtime = admin_runtime(request)
     conversation = request.query_params.get("conversation", "")
-    if conversation and not conversation.isdigit():
+    if conversation and not (conversation.isdigit() and int(conversation) <= MAX_ID):
         raise HTTPException(status_code=400, detail="conversation must be a conversation id")
     try:
         since = parse_last_event_id(request.headers.get("last-event-id"))

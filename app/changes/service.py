@@ -52,7 +52,7 @@ async def stream(
     *,
     types: Sequence[str] | None = None,
     conversation_id: int | None = None,
-    poll_seconds: float = POLL_SECONDS,
+    poll_seconds: float | None = None,
 ) -> AsyncIterator[str]:
     """Every event after `since` as SSE messages, then each new one as it is committed.
 
@@ -72,6 +72,6 @@ async def stream(
         if len(events) == STREAM_BATCH:
             continue
         try:
-            await asyncio.wait_for(wake.wait(), poll_seconds)
+            await asyncio.wait_for(wake.wait(), poll_seconds or POLL_SECONDS)
         except TimeoutError:
             yield ": keep-alive\n\n"

@@ -25,6 +25,13 @@ class UncertainJobError(Exception):
     """
 
 
+class RetryableJobError(Exception):
+    """A handler's expected failure that a later attempt may not have (a service that is
+    down): retried with backoff, and logged as a warning without a traceback. Its message
+    becomes the job's last_error, so it must hold no secrets.
+    """
+
+
 class JobNotFound(NotFound):
     """No job has this id."""
 

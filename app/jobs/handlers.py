@@ -16,7 +16,8 @@ so a handler:
 - raises `app.outbound.graph.GraphAPIError` when Meta fails (retried when `.retryable`,
   after `.retry_after` seconds when Meta asks for a pause), or
   `app.jobs.exceptions.PermanentJobError` for a failure no retry can fix (the job goes
-  dead at once). Any other exception counts as retryable.
+  dead at once), or `app.jobs.exceptions.RetryableJobError` for an expected failure worth
+  retrying (logged without a traceback). Any other exception counts as retryable.
 
 Messages of these exceptions become the job's `last_error`: never put secrets in them.
 A job whose kind has no entry here goes dead with an error saying so.

@@ -26,7 +26,7 @@ from app.changes import bodies
 from app.changes.repository import ChangeRepository
 from app.config import Settings
 from app.db import utcnow
-from app.jobs.exceptions import PermanentJobError, UncertainJobError
+from app.jobs.exceptions import PermanentJobError, RetryableJobError, UncertainJobError
 from app.jobs.handlers import HANDLERS, ON_DEAD, DeadHook, JobHandler, schedules
 from app.jobs.repository import JOBS_ENQUEUED, LEASE_LOST_ERROR, JobRepository
 from app.log import about_job, install_redaction
@@ -58,7 +58,7 @@ def backoff_seconds(attempt: int, *, base: float, cap: float, rng: random.Random
 
 def describe_error(exc: BaseException) -> str:
     """The text kept in a job's last_error; bounded, and never holding the token."""
-    if isinstance(exc, GraphAPIError | PermanentJobError | UncertainJobError):
+    if isinstance(exc, GraphAPIError | PermanentJobError | UncertainJobError | RetryableJobError):
         text = str(exc)
     else:
         text = f"{type(exc).__name__}: {exc}"
@@ -349,6 +349,8 @@ class Worker:
             retry, wait_hint = False, None
         elif isinstance(exc, GraphAPIError):
             retry, wait_hint = exc.retryable, exc.retry_after
+        elif isinstance(exc, RetryableJobError):
+            retry, wait_hint = True, None
         else:
             retry, wait_hint = True, None
             if not self._database_unavailable(exc):

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.changes.types import CHANGE_TYPES
 from app.models import MAX_ID
 
 DeliveryStateName = Literal["pending", "delivered", "dead"]
+# Letters, digits, hyphens and dots: what DNS names hold (internal names need no dot).
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class SubscriptionIn(BaseModel):
@@ -44,6 +57,13 @@ class SubscriptionIn(BaseModel):
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
+        try:
+            parts.port  # noqa: B018 (it raises for a port out of range)
+            httpx.URL(value.strip())
+        except (ValueError, httpx.InvalidURL) as exc:
+            raise ValueError(f"is not a URL a request can be sent to: {exc}") from None
+        if not _HOST.fullmatch(parts.hostname) and not _is_ip(parts.hostname):
+            raise ValueError(f"host {parts.hostname!r} is not a host name or an IP address")
         return value.strip()
 
     @field_validator("event_types")

@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.jobs.exceptions import PermanentJobError
+from app.jobs.exceptions import PermanentJobError, RetryableJobError
 from app.models import DeliveryState, Job
 from app.runtime import Runtime
 from app.subscriptions import service
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 MAX_ERROR = 500
 
 
-class DeliveryFailed(Exception):
+class DeliveryFailed(RetryableJobError):
     """The subscriber did not take the event; the job is retried with backoff."""
 
 
@@ -93,7 +93,7 @@ async def deliver_event(runtime: Runtime, job: Job) -> dict[str, Any] | None:
             follow_redirects=False,
         ) as client:
             response = await client.post(subscription.url, content=body, headers=headers)
-    except BlockedAddress as exc:
+    except (BlockedAddress, httpx.InvalidURL) as exc:
         await _record(runtime, job, delivery_id, status_code=None, error=str(exc), delivered=False)
         raise PermanentJobError(str(exc)) from None
     except httpx.HTTPError as exc:

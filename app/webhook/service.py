@@ -165,14 +165,14 @@ def _new_status_bodies(
     rows: list[dict[str, Any]], new: set[tuple[str, str]]
 ) -> list[dict[str, Any]]:
     """The event body of each status stored for the first time, once each."""
-    bodies_: list[dict[str, Any]] = []
+    found: list[dict[str, Any]] = []
     left = set(new)
     for row in rows:
         key = (row["message_id"], row["status"])
         if key in left:
             left.discard(key)
-            bodies_.append(bodies.message_status(row))
-    return bodies_
+            found.append(bodies.message_status(row))
+    return found
 
 
 async def _let_others_run(n: int) -> None:
@@ -353,9 +353,12 @@ async def _store_messages(
         max_attempts=settings.job_max_attempts,
         run_after=now,
     )
+    # Events in the order the customer wrote (rows are in wamid order, for the locks).
+    changes.extend(
+        bodies.message_received(row) for row in sorted(new_rows, key=lambda r: r["timestamp"])
+    )
     result: list[NewInboundMessage] = []
     for batch in chunks(new_rows):
-        changes.extend(bodies.message_received(row) for row in batch)
         result += [
             NewInboundMessage(
                 wamid=row["message_id"],

@@ -23,11 +23,11 @@ SEND_URL = f"https://graph.facebook.com/v25.0/{PHONE_NUMBER_ID}/messages"
 
 @pytest.fixture
 async def anna(client: httpx.AsyncClient, clock: FixedClock) -> int:
-    """Anna wrote twice, ten minutes ago, a second apart; the id of her conversation."""
+    """Anna wrote twice, ten and nine minutes ago; the id of her conversation."""
     at = clock.now - timedelta(minutes=10)
     body = inbound(
         text_message("first", from_=ANNA, timestamp=at),
-        text_message("second", from_=ANNA, timestamp=at + timedelta(seconds=1)),
+        text_message("second", from_=ANNA, timestamp=at + timedelta(minutes=1)),
     )
     assert (await deliver(client, body)).status_code == 200
     return await _conversation_id(client)
@@ -157,3 +157,11 @@ async def test_the_live_feed_and_the_thread_need_the_login(
         response = await client.get(url)
         assert response.status_code in (302, 303)
         assert "/admin/login" in response.headers["location"]
+
+
+async def test_a_live_feed_of_no_conversation_is_a_400(admin: httpx.AsyncClient) -> None:
+    for value in ("abc", str(2**63)):
+        response = await admin.get("/admin/conversation/live", params={"conversation": value})
+        assert response.status_code == 400
+    stale = await admin.get("/admin/conversation/live", headers={"Last-Event-ID": "yesterday"})
+    assert stale.status_code == 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -169,3 +170,20 @@ async def test_a_transaction_adding_events_waits_for_an_earlier_one_to_commit(
     async with runtime.sessions() as session:
         rows = (await session.scalars(select(ChangeEvent).order_by(ChangeEvent.id))).all()
     assert [r.data["n"] for r in rows] == [1, 2]
+
+
+async def test_the_messages_of_one_delivery_are_events_in_the_order_they_were_written(
+    api: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    texts = [f"part {n}" for n in range(6)]
+    await p.deliver(
+        api,
+        p.inbound(
+            *(
+                p.text_message(t, timestamp=clock.now - timedelta(minutes=10 - n))
+                for n, t in enumerate(texts)
+            )
+        ),
+    )
+
+    assert [e["data"]["text_body"] for e in await _events(api)] == texts

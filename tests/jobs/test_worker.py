@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
 from app.jobs import kinds
-from app.jobs.exceptions import PermanentJobError
+from app.jobs.exceptions import PermanentJobError, RetryableJobError
 from app.jobs.handlers import HANDLERS, ON_DEAD, DeadHook, JobHandler
 from app.jobs.repository import LEASE_LOST_ERROR, JobRepository
 from app.jobs.worker import Worker, backoff_seconds
@@ -114,6 +114,19 @@ async def test_failed_job_is_queued_again_after_a_jittered_backoff(
     assert (job.state, job.attempts, job.last_error) == (JobState.QUEUED, 1, "RuntimeError: boom")
     assert before <= job.run_after <= utcnow() + timedelta(seconds=10)
     assert job.locked_by is None
+
+
+async def test_an_expected_failure_is_retried_and_logged_without_a_traceback(
+    runtime: Runtime, enqueue: Enqueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    queued = await enqueue(KIND)
+    failing = _raising(RetryableJobError("the subscriber answered 503"))
+
+    await _worker(runtime, failing, job_backoff_base_seconds=10).run_once()
+
+    job = await load_job(runtime, queued.id)
+    assert (job.state, job.last_error) == (JobState.QUEUED, "the subscriber answered 503")
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 3, 6, 12, 30])

@@ -58,6 +58,8 @@ async def test_a_subscription_that_cannot_be_delivered_to_is_refused_with_422(
         {"url": "crm.internal/events", "event_types": ["message.received"]},
         {"url": "http://crm.internal/events", "event_types": []},
         {"url": "http://crm.internal/events", "event_types": ["message.eaten"]},
+        {"url": "http://crm internal/events", "event_types": ["message.received"]},
+        {"url": "http://crm.internal:99999/events", "event_types": ["message.received"]},
     ):
         response = await api.post(SUBSCRIPTIONS, json=body)
         assert response.status_code == 422, body
