@@ -34,7 +34,7 @@ from app.subscriptions.dispatcher import Dispatcher
 from app.subscriptions.endpoints import router as subscriptions_router
 from app.webhook.endpoints import router as webhook_router
 from app.webhook.fast_path import WebhookFastPath
-from app.webhook.group_commit import GroupCommit, group_writers
+from app.webhook.group_commit import GroupCommit
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (the environment's when not given)."""
     settings = settings or get_settings()
     runtime = Runtime.create(settings)
-    ingest = GroupCommit(
-        runtime.sessions, settings, runtime.outage, writers=group_writers(runtime.engine)
-    )
+    ingest = GroupCommit(runtime.sessions, settings, runtime.outage)
     install_redaction()
 
     @asynccontextmanager

@@ -3,9 +3,11 @@
 Meta sends many small deliveries at once. A writer takes every delivery waiting and
 writes them in one transaction; deliveries that arrive meanwhile wait for the next one.
 A busy process so writes tens of deliveries with the statements and the commit that one
-would take, and an idle one writes each at once, without waiting for company. On
-PostgreSQL a few writers run side by side, so that one transaction's round trips to the
-database overlap another's work; SQLite has one writer, as it has one connection.
+would take, and an idle one writes each at once, without waiting for company. One
+writer runs at a time: SQLite has one connection, and on PostgreSQL every transaction
+that stores deliveries adds events, whose ids must ascend in commit order, so such
+transactions take one lock in turn and a second writer would only wait for it (measured:
+fewer, larger transactions store more per second, with a lower p99, than four writers).
 
 A request is answered only after the commit that holds its rows: 200 still means stored.
 When a transaction fails because the database is unavailable, each of its requests gets
@@ -19,7 +21,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.outage import OutageTracker, is_database_unavailable
@@ -30,14 +32,6 @@ logger = logging.getLogger(__name__)
 # Deliveries in one transaction at most: enough to amortise the statements and the
 # commit, few enough that one transaction stays short.
 MAX_GROUP = 200
-# Transactions side by side on PostgreSQL: enough to keep the database busy while this
-# process prepares the next group, well within the connection pool.
-POSTGRESQL_WRITERS = 4
-
-
-def group_writers(engine: AsyncEngine) -> int:
-    """How many transactions of deliveries run at once: one per SQLite database."""
-    return 1 if engine.dialect.name == "sqlite" else POSTGRESQL_WRITERS
 
 
 @dataclass
@@ -49,32 +43,29 @@ class _Waiting:
 
 
 class GroupCommit:
-    """Writes deliveries in shared transactions, at most `writers` at a time."""
+    """Writes deliveries in shared transactions, one transaction at a time."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         settings: Settings,
         outage: OutageTracker,
-        *,
-        writers: int,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._outage = outage
-        self._max_writers = writers
         self._waiting: list[_Waiting] = []
-        self._writers: set[asyncio.Task[None]] = set()
+        self._writer: asyncio.Task[None] | None = None
 
     async def submit(self, delivery: Delivery) -> IngestResult | Refused:
         """Store `delivery` with whatever arrives with it; return once that is committed."""
         waiting = _Waiting(delivery)
         self._waiting.append(waiting)
         # A writer that has just found nothing left is done before its done-callbacks
-        # run: count only the ones still running, or this delivery could wait forever.
-        self._writers = {w for w in self._writers if not w.done()}
-        if len(self._writers) < self._max_writers:
-            self._writers.add(asyncio.create_task(self._write_all()))
+        # run: start another unless it is still running, or this delivery could wait
+        # forever.
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all())
         return await waiting.outcome
 
     async def _write_all(self) -> None:
@@ -122,8 +113,8 @@ class GroupCommit:
 
     async def close(self) -> None:
         """Finish the transactions in progress, and every delivery waiting for one."""
-        if self._writers:
-            await asyncio.gather(*self._writers)
+        if self._writer is not None:
+            await self._writer
 
 
 def _fail(waiting: _Waiting, exc: Exception) -> None:
