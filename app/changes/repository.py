@@ -96,16 +96,18 @@ class ChangeRepository:
         if not changes:
             return
         self._take_order()
-        rows = [
-            {
-                "type": str(c.type),
-                "created_at": now,
-                "conversation_id": c.conversation_id,
-                "data": c.data,
-            }
-            for c in changes
-        ]
-        for batch in chunks(rows, ROWS_PER_ARRAY):
+        # Rows are made a batch at a time, so that a delivery of thousands of messages
+        # leaves the event loop free between its statements.
+        for part in chunks(changes, ROWS_PER_ARRAY):
+            batch = [
+                {
+                    "type": str(c.type),
+                    "created_at": now,
+                    "conversation_id": c.conversation_id,
+                    "data": c.data,
+                }
+                for c in part
+            ]
             if self._postgresql():
                 await _INSERT.execute(self.session, batch)
             else:

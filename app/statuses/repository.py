@@ -143,19 +143,21 @@ class StatusRepository:
         if missing and self.session.get_bind().dialect.name == "postgresql":
             await self.lock_messages(missing)
             found |= await self._stored(sorted(missing))
-        # One statement compiled once, its rows in wamid order (a stable lock order).
-        params = [
-            _apply_parameters(
-                wamid,
-                furthest[wamid]["status"],
-                ranked[wamid][0],
-                furthest[wamid]["timestamp"],
-                furthest[wamid]["errors"],
-            )
-            for wamid in sorted(found)
-        ]
-        for batch in chunks(params):
-            await self.session.execute(_APPLY, list(batch))
+        # One statement compiled once, its rows in wamid order (a stable lock order); the
+        # parameters are made a batch at a time, so that tens of thousands of statuses
+        # leave the event loop free between batches.
+        for batch in chunks(sorted(found)):
+            params = [
+                _apply_parameters(
+                    wamid,
+                    furthest[wamid]["status"],
+                    ranked[wamid][0],
+                    furthest[wamid]["timestamp"],
+                    furthest[wamid]["errors"],
+                )
+                for wamid in batch
+            ]
+            await self.session.execute(_APPLY, params)
 
     async def _stored(self, wamids: list[str]) -> set[str]:
         """Which of these wamids are stored messages."""

@@ -157,21 +157,22 @@ async def store_items(
     # Last, so that the lock ordering the events is held only until the commit.
     repository = ChangeRepository(session)
     await repository.add_many(changes, now=now)
-    await repository.add_statuses(_new_status_bodies(status_rows, new_statuses), now=now)
+    await repository.add_statuses(await _new_status_bodies(status_rows, new_statuses), now=now)
     return _outcomes(deliveries, event_ids, messages, new_statuses)
 
 
-def _new_status_bodies(
+async def _new_status_bodies(
     rows: list[dict[str, Any]], new: set[tuple[str, str]]
 ) -> list[dict[str, Any]]:
     """The event body of each status stored for the first time, once each."""
     found: list[dict[str, Any]] = []
     left = set(new)
-    for row in rows:
+    for n, row in enumerate(rows):
         key = (row["message_id"], row["status"])
         if key in left:
             left.discard(key)
             found.append(bodies.message_status(row))
+        await _let_others_run(n)
     return found
 
 
@@ -354,9 +355,9 @@ async def _store_messages(
         run_after=now,
     )
     # Events in the order the customer wrote (rows are in wamid order, for the locks).
-    changes.extend(
-        bodies.message_received(row) for row in sorted(new_rows, key=lambda r: r["timestamp"])
-    )
+    for n, row in enumerate(sorted(new_rows, key=lambda r: r["timestamp"])):
+        changes.append(bodies.message_received(row))
+        await _let_others_run(n)
     result: list[NewInboundMessage] = []
     for batch in chunks(new_rows):
         result += [
