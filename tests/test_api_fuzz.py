@@ -28,6 +28,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+
+# Imported here, while the test module is collected, and not lazily by from_dict inside a
+# running test: pytest rewrites schemathesis' modules on import, and CPython 3.11.7's
+# ast.parse can fail deep in a test's stack ("AST constructor recursion depth mismatch").
+from schemathesis.specs.openapi import schemas as _openapi_schemas  # noqa: F401
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,

@@ -15,7 +15,7 @@ from app.main import create_app
 from tests.changes.sse import SseEvent, read_events
 from tests.conftest import API_KEY, make_settings
 from tests.support import payloads as p
-from tests.support.databases import TestDatabase
+from tests.support.databases import BACKENDS, TestDatabase
 from tests.support.live_server import serving
 
 EVENTS = "/api/whatsapp/events/"
@@ -91,6 +91,8 @@ async def test_a_stream_starts_after_since(server: str) -> None:
     assert event.data["data"]["text_body"] == "newer"
 
 
+# Replicas share a database on PostgreSQL only (SQLite's listeners are in-process).
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b == "postgresql"])
 async def test_another_replica_streams_what_this_one_commits(
     backend: str,
     database: TestDatabase,
@@ -99,8 +101,6 @@ async def test_another_replica_streams_what_this_one_commits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """On PostgreSQL by NOTIFY: the other replica learns of the commit at once."""
-    if backend != "postgresql":
-        pytest.skip("replicas share a database on PostgreSQL only")
     # Without a notification the stream would not look again for a minute.
     monkeypatch.setattr(changes_service, "POLL_SECONDS", 60.0)
     other = create_app(make_settings(database.url, tmp_path / "other"))
