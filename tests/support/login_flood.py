@@ -31,15 +31,19 @@ async def flood(url: str, seconds: float, attackers: int) -> Counter[int]:
 
         async def attacker(n: int) -> None:
             while not stop.is_set():
-                response = await http.post(
-                    "/admin/login",
-                    data={"username": uuid.uuid4().hex, "password": "guess"},
-                    # Posted as the login page would (the Origin check is not what is tested).
-                    headers={
-                        "Origin": url,
-                        "X-Forwarded-For": f"10.{n}.{uuid.uuid4().int % 250}.1",
-                    },
-                )
+                try:
+                    response = await http.post(
+                        "/admin/login",
+                        data={"username": uuid.uuid4().hex, "password": "guess"},
+                        # Posted as the login page would (the Origin check is not what is tested).
+                        headers={
+                            "Origin": url,
+                            "X-Forwarded-For": f"10.{n}.{uuid.uuid4().int % 250}.1",
+                        },
+                    )
+                except httpx.TransportError:
+                    # A connection dropped under the flood is no answer: try again.
+                    continue
                 answers[response.status_code] += 1
 
         await asyncio.gather(*(attacker(n) for n in range(attackers)))
