@@ -350,24 +350,13 @@ class JobRepository:
         Returns None when the job is absent, running or done (one conditional UPDATE,
         so a worker claiming the job at the same moment cannot be overridden).
         """
-        result = await self.session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.state.in_((JobState.DEAD, JobState.QUEUED)))
-            .values(
-                state=JobState.QUEUED,
-                run_after=now,
-                attempts=0,
-                finished_at=None,
-                locked_by=None,
-                locked_until=None,
-            )
-            .returning(Job)
-            .execution_options(populate_existing=True)
+        return await self._queue_again(
+            job_id,
+            (JobState.DEAD, JobState.QUEUED),
+            now=now,
+            locked_by=None,
+            locked_until=None,
         )
-        job = result.scalar_one_or_none()
-        if job is not None:
-            self.session.info[JOBS_ENQUEUED] = True
-        return job
 
     async def requeue_uncertain(self, job_id: int, *, now: datetime) -> Job | None:
         """Queue an `uncertain` job to run now as if its call had never started.
@@ -376,16 +365,17 @@ class JobRepository:
         makes it again. None when the job is absent or not uncertain (one conditional
         UPDATE, so two people choosing at once send once).
         """
+        return await self._queue_again(job_id, (JobState.UNCERTAIN,), now=now, call_started_at=None)
+
+    async def _queue_again(
+        self, job_id: int, states: tuple[str, ...], *, now: datetime, **cleared: Any
+    ) -> Job | None:
+        """Queue the job to run now with no attempt counted, if it is in one of `states`
+        (one conditional UPDATE); `cleared` are further columns to reset."""
         result = await self.session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.state == JobState.UNCERTAIN)
-            .values(
-                state=JobState.QUEUED,
-                run_after=now,
-                attempts=0,
-                call_started_at=None,
-                finished_at=None,
-            )
+            .where(Job.id == job_id, Job.state.in_(states))
+            .values(state=JobState.QUEUED, run_after=now, attempts=0, finished_at=None, **cleared)
             .returning(Job)
             .execution_options(populate_existing=True)
         )
