@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, case, func, select, tuple_, update
+from sqlalchemy import Row, case, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Call, CallStatus
@@ -57,8 +57,9 @@ class CallRepository:
         result = await self.session.execute(stmt)
         return set(result.scalars())
 
-    async def merge(self, row: dict[str, Any]) -> None:
-        """Fold a later event into its stored call, in one conditional UPDATE.
+    async def merge(self, row: dict[str, Any]) -> bool:
+        """Fold a later event into its stored call, in one conditional UPDATE; return
+        whether the call changed (a redelivered event changes nothing).
 
         The call's end (completed or missed) is never undone by a late `connect`, its
         time is its earliest event's, and what an event leaves out is kept.
@@ -74,14 +75,24 @@ class CallRepository:
             "direction": func.coalesce(Call.direction, row["direction"]),
             "updated_at": row["updated_at"],
         }
+        changes = [Call.timestamp > row["timestamp"]]
+        for name in ("started_at", "ended_at", "duration_seconds"):
+            if row[name] is not None:
+                changes.append(Call.__table__.c[name].is_distinct_from(row[name]))
+        for name in ("conversation_id", "direction"):
+            if row[name] is not None:
+                changes.append(Call.__table__.c[name].is_(None))
         if row["status"] != CallStatus.RINGING:
             values["status"] = row["status"]
-        await self.session.execute(
+            changes.append(Call.status.is_distinct_from(row["status"]))
+        result = await self.session.execute(
             update(Call)
-            .where(Call.call_id == row["call_id"])
+            .where(Call.call_id == row["call_id"], or_(*changes))
             .values(**values)
+            .returning(Call.id)
             .execution_options(synchronize_session=False)
         )
+        return result.first() is not None
 
     async def list_rows_newest_first(
         self,

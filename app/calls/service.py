@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -41,24 +42,35 @@ async def _conversations(
     }
 
 
+@dataclass
+class StoredCalls:
+    """What storing a delivery's call events did."""
+
+    # The conversation of each customer who called or was called.
+    conversations: dict[Customer, int] = field(default_factory=dict)
+    # The call events that were news: a new call, or one that changed a stored call
+    # (not a redelivery), in the order given.
+    news: list[CustomerCall] = field(default_factory=list)
+
+
 async def store_calls(
     session: AsyncSession, callers: Sequence[CustomerCall], received_at: datetime
-) -> dict[Customer, int]:
+) -> StoredCalls:
     """Store a delivery's call events: one row per call id, counted once on its
     conversation; a customer's call opens the 24-hour customer-service window.
 
     Meta: "When a WhatsApp user messages you or calls you, a 24-hour timer ... starts."
     last_inbound_at moves forward only (never back) and no message is counted. Events of
     a call already stored (its terminate after its connect, a redelivery) update it.
-    Returns the conversation of each customer who called or was called.
     """
     if not callers:
-        return {}
+        return StoredCalls()
     conversations = await _conversations(session, callers)
     repository = ConversationRepository(session)
     latest: dict[int, datetime] = {}
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for caller in callers:
+    # Each call id's events: (index in `callers`, row), in the order given.
+    rows: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for index, caller in enumerate(callers):
         customer, call = caller.customer, caller.call
         conversation_id = conversations[customer] if customer is not None else None
         row = call_row(
@@ -69,7 +81,7 @@ async def store_calls(
             user_id=customer.user_id if customer else None,
             received_at=received_at,
         )
-        rows.setdefault(row["call_id"], []).append(row)
+        rows.setdefault(row["call_id"], []).append((index, row))
         if conversation_id is not None and is_customer_call(call.direction):
             latest[conversation_id] = max(
                 row["timestamp"], latest.get(conversation_id, row["timestamp"])
@@ -79,18 +91,23 @@ async def store_calls(
     calls = CallRepository(session)
     # Sorted by call id, so that concurrent transactions take the unique keys in order.
     ordered = sorted(rows)
-    new = await calls.insert_ignore([rows[call_id][0] for call_id in ordered])
+    new = await calls.insert_ignore([rows[call_id][0][1] for call_id in ordered])
     counts: dict[int, int] = {}
+    news: set[int] = set()
     for call_id in ordered:
-        events = rows[call_id] if call_id not in new else rows[call_id][1:]
-        for row in events:
-            await calls.merge(row)
-        conversation_id = rows[call_id][0]["conversation_id"]
+        events = rows[call_id]
+        if call_id in new:
+            news.add(events[0][0])
+            events = events[1:]
+        for index, row in events:
+            if await calls.merge(row):
+                news.add(index)
+        conversation_id = rows[call_id][0][1]["conversation_id"]
         if call_id in new and conversation_id is not None:
             counts[conversation_id] = counts.get(conversation_id, 0) + 1
     for conversation_id, count in sorted(counts.items()):
         await repository.add_calls(conversation_id, count)
-    return conversations
+    return StoredCalls(conversations, [callers[index] for index in sorted(news)])
 
 
 def _sort_key(call: Row[Any]) -> Cursor:

@@ -134,14 +134,14 @@ async def store_items(
         session, settings, [m for _, p in readable for m in p.messages], now, changes
     )
     callers = [c for _, p in readable for c in p.callers]
-    call_conversations = await store_calls(session, callers, now)
+    stored_calls = await store_calls(session, callers, now)
     changes.extend(
         bodies.call_received(
             caller.call.model_dump(mode="json", by_alias=True, exclude_none=True),
-            call_conversations.get(caller.customer) if caller.customer else None,
+            stored_calls.conversations.get(caller.customer) if caller.customer else None,
             caller.customer.phone_number if caller.customer else None,
         )
-        for caller in callers
+        for caller in stored_calls.news
     )
     status_rows = [s for _, p in readable for s in p.statuses]
     new_statuses = await _store_statuses(session, status_rows)

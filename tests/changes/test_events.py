@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -97,6 +97,18 @@ async def test_a_call_is_an_event(api: httpx.AsyncClient) -> None:
 
     assert call["type"] == "call.received"
     assert call["conversation_id"] is not None
+
+
+async def test_a_redelivered_call_event_is_not_a_new_event(api: httpx.AsyncClient) -> None:
+    started = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    connect = p.call_event(timestamp=started)
+    ended = p.call_ended(connect["id"], timestamp=started + timedelta(minutes=3), answered_for=170)
+    for call in (connect, connect, ended, ended, connect):
+        await p.deliver(api, p.webhook(p.entry(p.change(p.calls_value(call), "calls"))))
+
+    calls = await _events(api, types="call.received")
+
+    assert [c["data"]["event"] for c in calls] == ["connect", "terminate"]
 
 
 async def test_pages_follow_since_and_limit(api: httpx.AsyncClient) -> None:
