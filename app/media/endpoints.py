@@ -11,7 +11,7 @@ from app.deps import ApiKeyDep, RuntimeDep, SessionDep
 from app.errors import ErrorBody
 from app.media import service
 from app.media.schemas import UploadedMediaResponse
-from app.media.upload import FILE_FIELD, read_upload
+from app.media.upload import FILE_FIELD, FROM_FIELD, MAX_FROM_LENGTH, read_upload
 
 router = APIRouter(tags=["media"], dependencies=[ApiKeyDep])
 
@@ -33,7 +33,16 @@ _UPLOAD_BODY: dict[str, Any] = {
                             "type": "string",
                             "format": "binary",
                             "description": "The file, with its Content-Type (e.g. image/jpeg)",
-                        }
+                        },
+                        FROM_FIELD: {
+                            "type": "string",
+                            "maxLength": MAX_FROM_LENGTH,
+                            "description": (
+                                "The business number (phone_number_id or label) that will "
+                                "send the file: Meta lets only the number that uploaded a "
+                                "file send it. Default: WHATSAPP_PHONE_NUMBER_ID."
+                            ),
+                        },
                     },
                 }
             }
@@ -51,16 +60,17 @@ _UPLOAD_BODY: dict[str, Any] = {
         "Passes a multipart/form-data upload (field `file`) on to Meta and answers the "
         "media id to put in a message's `id`. The file's type must be one Meta takes, and "
         "its size within Meta's limit for that type (image 5 MB, video and audio 16 MB, "
-        "document 100 MB, sticker 500 KB)."
+        "document 100 MB, sticker 500 KB). Name the number that will send it in `from` "
+        "(its phone_number_id or label) when the business has several."
     ),
     openapi_extra=_UPLOAD_BODY,
     responses=_errors(
         {
-            400: "The body is not valid multipart, or Meta refused the file",
+            400: "Not valid multipart, `from` not a short text, or Meta refused the file",
             401: "No API key, or not a valid one",
             413: "The file is over Meta's limit for its type",
             415: "Meta does not take files of this type",
-            422: "No file in the field `file`",
+            422: "No file in the field `file`, or `from` is no business number",
             429: "Meta's rate limit; try again later",
             502: "Meta failed or could not be reached; `meta` holds Meta's code and message",
         }
@@ -70,11 +80,14 @@ async def upload_media(request: Request, runtime: RuntimeDep) -> UploadedMediaRe
     """Upload a file to Meta."""
     upload = await read_upload(request)
     try:
-        uploaded = await service.upload_media(
-            runtime.graph, runtime.settings.whatsapp_phone_number_id, upload
+        number = (
+            runtime.settings.business_number(upload.from_).id
+            if upload.from_ is not None
+            else runtime.settings.whatsapp_phone_number_id
         )
+        uploaded = await service.upload_media(runtime.graph, number, upload.file)
     finally:
-        await upload.close()
+        await upload.file.close()
     return UploadedMediaResponse(
         media_id=uploaded.media_id,
         media_type=uploaded.media_type,

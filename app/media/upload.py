@@ -9,6 +9,7 @@ temporary file (on disk past 1 MB), never held whole in memory.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
@@ -19,6 +20,10 @@ from app.media.exceptions import UploadFileMissing, UploadTooLarge
 from app.media.limits import LARGEST_MEDIA_BYTES, MB
 
 FILE_FIELD = "file"
+# The business number that will send the file: Meta lets only the number that uploaded a
+# file send it.
+FROM_FIELD = "from"
+MAX_FROM_LENGTH = 64
 # Room for the multipart framing and small fields around the largest allowed file.
 MAX_UPLOAD_BODY_BYTES = LARGEST_MEDIA_BYTES + MB
 
@@ -39,11 +44,21 @@ async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[b
         yield chunk
 
 
-async def read_upload(request: Request) -> UploadFile:
-    """The file part named `file` of a multipart/form-data request.
+@dataclass
+class Upload:
+    """A file to pass on to Meta, and the business number (id or label) it is for, if
+    the form named one."""
+
+    file: UploadFile
+    from_: str | None
+
+
+async def read_upload(request: Request) -> Upload:
+    """The file part named `file` of a multipart/form-data request, with its `from` field.
 
     Raises UploadTooLarge past MAX_UPLOAD_BODY_BYTES, UploadFileMissing without a file
-    part, and BadRequest for a body that is not valid multipart.
+    part, and BadRequest for a body that is not valid multipart or a `from` that is not
+    a short text.
     """
     limit = MAX_UPLOAD_BODY_BYTES
     content_type = request.headers.get("content-type", "")
@@ -65,4 +80,13 @@ async def read_upload(request: Request) -> UploadFile:
     if not isinstance(upload, UploadFile):
         await form.close()
         raise UploadFileMissing(f"no file in the field {FILE_FIELD!r} of the form")
-    return upload
+    from_ = form.get(FROM_FIELD)
+    if from_ is not None and (
+        not isinstance(from_, str) or not 0 < len(from_) <= MAX_FROM_LENGTH or "\x00" in from_
+    ):
+        await form.close()
+        raise BadRequest(
+            f"{FROM_FIELD}: give a business number's phone_number_id or label, as text of "
+            f"1 to {MAX_FROM_LENGTH} characters"
+        )
+    return Upload(upload, from_)

@@ -226,6 +226,23 @@ async def test_meta_refusing_the_file_is_400_with_metas_code(
     assert response.json()["meta"]["details"] == "Unsupported file type"
 
 
+@pytest.mark.parametrize("from_", ["", "x" * 65, "sales\x00"])
+async def test_a_from_that_is_not_a_short_text_is_400(
+    api: httpx.AsyncClient, graph: respx.MockRouter, from_: str
+) -> None:
+    route = meta_accepts(graph)
+
+    response = await api.post(
+        "/api/whatsapp/media/",
+        data={"from": from_},
+        files={"file": ("logo.png", PNG, "image/png")},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("from: ")
+    assert not route.called
+
+
 async def test_upload_needs_the_api_key(client: httpx.AsyncClient, graph: respx.MockRouter) -> None:
     route = meta_accepts(graph)
 

@@ -140,3 +140,42 @@ async def test_a_queued_send_leaves_from_the_number_named_in_from(
 
     (request,) = fake_graph.requests(SEND)
     assert request.phone_number_id == SALES
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"pixels" * 100
+UPLOAD_URL = "/api/whatsapp/media/"
+
+
+async def test_an_upload_is_made_by_the_number_named_in_from(
+    api: httpx.AsyncClient, fake_graph: FakeGraph
+) -> None:
+    # Meta lets only the number that uploaded a file send it.
+    answer = await api.post(
+        UPLOAD_URL, data={"from": "sales"}, files={"file": ("logo.png", PNG, "image/png")}
+    )
+
+    assert answer.status_code == 201, answer.text
+    (upload,) = fake_graph.uploads()
+    assert upload.phone_number_id == SALES
+    assert upload.headers["authorization"] == f"Bearer {SALES_TOKEN}"
+
+
+async def test_an_upload_without_from_is_made_by_the_default_number(
+    api: httpx.AsyncClient, fake_graph: FakeGraph
+) -> None:
+    answer = await api.post(UPLOAD_URL, files={"file": ("logo.png", PNG, "image/png")})
+
+    assert answer.status_code == 201, answer.text
+    assert [u.phone_number_id for u in fake_graph.uploads()] == [SUPPORT]
+
+
+async def test_an_upload_for_an_unknown_number_is_refused_before_meta(
+    api: httpx.AsyncClient, fake_graph: FakeGraph
+) -> None:
+    answer = await api.post(
+        UPLOAD_URL, data={"from": "billing"}, files={"file": ("logo.png", PNG, "image/png")}
+    )
+
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "unknown_business_number"
+    assert fake_graph.uploads() == []
