@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, bindparam, case, func, select, text, update
+from sqlalchemy import JSON, String, Table, bindparam, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Integer
 
 from app.array_insert import ArrayInsert
-from app.chunks import chunks
+from app.chunks import ROWS_PER_STATEMENT, chunks
 from app.db import UTCDateTime, utcnow
 from app.models import OUTBOUND_STATUS_RANK, Direction, Message, MessageStatusUpdate
 from app.upsert import dialect_insert
@@ -58,6 +59,39 @@ _APPLY = (
         ),
     )
 )
+
+
+# PostgreSQL: wamids per statement when statuses are applied from arrays.
+_APPLY_BATCH = 1000
+_LOCK_STORED = text(
+    f"SELECT message_id FROM {_messages.name} WHERE message_id = ANY(:wamids) "
+    "ORDER BY message_id FOR UPDATE"
+).bindparams(bindparam("wamids", type_=ARRAY(String())))
+_RANK_SQL = " ".join(
+    f"WHEN '{status}' THEN {rank}" for status, rank in OUTBOUND_STATUS_RANK.items()
+)
+_APPLY_ARRAYS = text(
+    f"UPDATE {_messages.name} AS m SET status = u.new_status, status_at = u.at, "
+    "errors = COALESCE(u.new_errors, m.errors) "
+    "FROM unnest(CAST(:wamid AS varchar[]), CAST(:new_status AS varchar[]), "
+    "CAST(:new_rank AS integer[]), CAST(:at AS timestamptz[]), CAST(:new_errors AS json[])) "
+    "AS u(wamid, new_status, new_rank, at, new_errors) "
+    f"WHERE m.message_id = u.wamid AND m.direction = '{Direction.OUTBOUND}' "
+    f"AND (CASE m.status {_RANK_SQL} ELSE -1 END) < u.new_rank"
+)
+
+
+def _apply_arrays(params: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """_APPLY's parameters of many rows as _APPLY_ARRAYS takes them: one array each."""
+    return {
+        "wamid": [p["wamid"] for p in params],
+        "new_status": [p["new_status"] for p in params],
+        "new_rank": [p["new_rank"] for p in params],
+        "at": [p["at"] for p in params],
+        "new_errors": [
+            None if p["new_errors"] is None else json.dumps(p["new_errors"]) for p in params
+        ],
+    }
 
 
 def _apply_parameters(
@@ -135,29 +169,35 @@ class StatusRepository:
             best = ranked.get(row["message_id"])
             if rank is not None and (best is None or rank > best[0]):
                 ranked[row["message_id"]] = (rank, row)
-        furthest = {wamid: row for wamid, (_rank, row) in ranked.items()}
-        if not furthest:
+        if not ranked:
             return
-        found = await self._stored(list(furthest))
-        missing = furthest.keys() - found
-        if missing and self.session.get_bind().dialect.name == "postgresql":
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        stored = self._lock_stored if postgres else self._stored
+        found = await stored(sorted(ranked))
+        missing = ranked.keys() - found
+        if missing and postgres:
             await self.lock_messages(missing)
-            found |= await self._stored(sorted(missing))
-        # One statement compiled once, its rows in wamid order (a stable lock order); the
-        # parameters are made a batch at a time, so that tens of thousands of statuses
+            found |= await stored(sorted(missing))
+        # The parameters are made a batch at a time, so that tens of thousands of statuses
         # leave the event loop free between batches.
-        for batch in chunks(sorted(found)):
+        for batch in chunks(sorted(found), _APPLY_BATCH if postgres else ROWS_PER_STATEMENT):
             params = [
                 _apply_parameters(
                     wamid,
-                    furthest[wamid]["status"],
+                    ranked[wamid][1]["status"],
                     ranked[wamid][0],
-                    furthest[wamid]["timestamp"],
-                    furthest[wamid]["errors"],
+                    ranked[wamid][1]["timestamp"],
+                    ranked[wamid][1]["errors"],
                 )
                 for wamid in batch
             ]
-            await self.session.execute(_APPLY, params)
+            if postgres:
+                # One statement for the batch, its arrays encoded by the driver; the rows
+                # are already locked (_lock_stored), in wamid order.
+                await self.session.execute(_APPLY_ARRAYS, _apply_arrays(params))
+            else:
+                # One statement compiled once, its rows in wamid order.
+                await self.session.execute(_APPLY, params)
 
     async def _stored(self, wamids: list[str]) -> set[str]:
         """Which of these wamids are stored messages."""
@@ -166,6 +206,16 @@ class StatusRepository:
             result = await self.session.execute(
                 select(_messages.c.message_id).where(_messages.c.message_id.in_(batch))
             )
+            found.update(result.scalars())
+        return found
+
+    async def _lock_stored(self, wamids: list[str]) -> set[str]:
+        """Which of these wamids are stored messages, their rows locked until commit in
+        wamid order (PostgreSQL), so that transactions moving the same messages forward
+        never wait for each other in a circle."""
+        found: set[str] = set()
+        for batch in chunks(wamids, _APPLY_BATCH):
+            result = await self.session.execute(_LOCK_STORED, {"wamids": list(batch)})
             found.update(result.scalars())
         return found
 
