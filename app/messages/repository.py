@@ -235,21 +235,26 @@ class MessageRepository:
             new.update(row[0] for row in result.all())
         return new
 
-    def counts_in_one_statement(self, rows: int) -> bool:
-        """Whether insert_ignore_counted can store this many inbound messages."""
-        return self._dialect() == "postgresql" and rows <= ROWS_PER_STATEMENT
+    def counts_as_it_inserts(self) -> bool:
+        """Whether insert_ignore_counted can store inbound messages (PostgreSQL)."""
+        return self._dialect() == "postgresql"
 
     async def insert_ignore_counted(self, rows: list[dict[str, Any]]) -> dict[str, int | None]:
         """Insert inbound messages, skipping wamids already stored, and add the new ones to
-        their conversations' counters, in one statement (see counts_in_one_statement).
+        their conversations' counters, one statement per batch of rows (PostgreSQL).
 
-        Returns each new wamid with its conversation's message_count after the update
-        (None for a message without a conversation).
+        Returns each new wamid with its conversation's message_count after its batch
+        (None for a message without a conversation): counters only grow within a
+        transaction, so a conversation's largest count is its count after them all.
         """
-        result = await _INSERT_NEW_MESSAGES.execute(
-            self.session, rows, {"notes": "", "created_at": utcnow()}, within=_INSERT_COUNTED
-        )
-        return {wamid: count for wamid, count in result.all()}
+        defaults = {"notes": "", "created_at": utcnow()}
+        counted: dict[str, int | None] = {}
+        for batch in chunks(rows, ROWS_PER_STATEMENT):
+            result = await _INSERT_NEW_MESSAGES.execute(
+                self.session, batch, defaults, within=_INSERT_COUNTED
+            )
+            counted.update({wamid: count for wamid, count in result.all()})
+        return counted
 
     async def get_by_message_id(self, message_id: str) -> Message | None:
         """The message with this wamid, or None."""

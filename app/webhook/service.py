@@ -334,7 +334,7 @@ async def _store_messages(
     # order and cannot deadlock.
     unique = dict(sorted(unique.items()))
     messages = MessageRepository(session)
-    if messages.counts_in_one_statement(len(unique)):
+    if messages.counts_as_it_inserts():
         new_rows, counts = await _insert_counted(messages, list(unique.values()), conversations)
     else:
         new_rows = []
@@ -384,16 +384,16 @@ def _with_conversation(item: Incoming, conversations: dict[Customer, int]) -> di
 async def _insert_counted(
     messages: MessageRepository, items: list[Incoming], conversations: dict[Customer, int]
 ) -> tuple[list[dict[str, Any]], dict[int, int]]:
-    """Insert the messages and count the new ones in one statement; return the new rows
-    and each of their conversations' message_count after."""
+    """Insert the messages and count the new ones, a statement per batch; return the new
+    rows and each of their conversations' message_count after."""
     rows = [_with_conversation(item, conversations) for item in items]
     counted = await messages.insert_ignore_counted(rows)
     new_rows = [row for row in rows if row["message_id"] in counted]
-    counts = {
-        row["conversation_id"]: count
-        for row in new_rows
-        if (count := counted[row["message_id"]]) is not None
-    }
+    counts: dict[int, int] = {}
+    for row in new_rows:
+        count = counted[row["message_id"]]
+        if count is not None and count > counts.get(row["conversation_id"], 0):
+            counts[row["conversation_id"]] = count
     return new_rows, counts
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.autoreply import rules
 from app.autoreply.service import REPLY_SPACING, plan_replies
+from app.chunks import ROWS_PER_STATEMENT
 from app.config import Settings
 from app.models import AutoReplyLog
 from app.runtime import Runtime
@@ -32,6 +33,7 @@ from tests.autoreply.conftest import (
 from tests.conftest import make_settings
 from tests.outbound.conftest import customer_wrote, hours
 from tests.support.clock import FixedClock
+from tests.support.large_bodies import messages_body
 from tests.support.payloads import (
     CUSTOMER_NUMBER,
     call_event,
@@ -65,6 +67,20 @@ async def test_first_message_of_a_new_conversation_gets_one_greeting(
         "text": GREETING,
     }
     assert job.state == "queued"
+
+
+async def test_a_first_delivery_larger_than_one_statement_gets_one_greeting(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    # The messages of one conversation span several statements; its count after the
+    # first of them must not pass for the count of a conversation that was new.
+    count = ROWS_PER_STATEMENT * 2 + 1
+
+    await _ok(await deliver(client, messages_body(count, 1)))
+
+    assert [rule for rule, _text in await planned(runtime)].count(rules.GREETING) == 1
+    [conversation] = await conversations(runtime)
+    assert conversation.message_count == count
 
 
 async def test_later_messages_get_no_greeting(client: httpx.AsyncClient, runtime: Runtime) -> None:
