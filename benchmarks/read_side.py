@@ -3,11 +3,11 @@
 Creates a fresh database, loads 1,000,000 messages in 50,000 conversations with
 server-side SQL (generate_series; timestamps over six months, both directions, every
 type and status, real-looking numbers, names and texts), runs ANALYZE, starts
-`whatsapp-inbox serve`, and measures with `wrk` (16 connections by default) the p50 and
-p99 of: one customer's messages (`?phone=`, 20 of them), the first page of
-conversations, and the second page of each list (`?cursor=` from the first page's
-next_cursor). It also prints PostgreSQL's plan of every statement those requests issue
-(captured from the service's own code) and the seed's analytics SQL.
+`whatsapp-inbox serve` (two web processes by default), and measures with `wrk` (16
+connections by default) the p50 and p99 of: one customer's messages (`?phone=`, 20 of
+them), the first page of conversations, and the second page of each list (`?cursor=`
+from the first page's next_cursor). It also prints PostgreSQL's plan of every statement
+those requests issue (captured from the service's own code) and the seed's analytics SQL.
 
 Exits 1 when a p99 is over the limit (20 ms) or a plan reads the messages table with a
 sequential scan.
@@ -270,7 +270,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--conversations", type=int, default=50_000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=10, help="wrk's run per request")
-    parser.add_argument("--workers", type=int, default=1, help="web processes of serve")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="web processes of serve (two suit 2 cores)"
+    )
     return parser.parse_args()
 
 
