@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import (
@@ -68,6 +69,7 @@ class ArrayInsert:
     ) -> None:
         self.columns = list(columns)
         self._json = {name for name in columns if _sql_type(table.c[name].type) == "json"}
+        self._times = {name for name in columns if _sql_type(table.c[name].type) == "timestamptz"}
         casts = ", ".join(
             f"CAST(:c{i} AS {_sql_type(table.c[name].type)}[])" for i, name in enumerate(columns)
         )
@@ -89,7 +91,8 @@ class ArrayInsert:
         self, rows: Sequence[dict[str, Any]], defaults: dict[str, Any] | None = None
     ) -> dict[str, list[Any]]:
         """The statement's arrays for `rows`, a column a row lacks taken from `defaults`
-        (else NULL); JSON values are serialised, and None stays NULL."""
+        (else NULL); JSON values are serialised, times without a zone are UTC, and None
+        stays NULL."""
         defaults = defaults or {}
         arrays: dict[str, list[Any]] = {}
         for i, name in enumerate(self.columns):
@@ -97,6 +100,10 @@ class ArrayInsert:
             values = [row.get(name, default) for row in rows]
             if name in self._json:
                 values = [None if v is None else json.dumps(v) for v in values]
+            elif name in self._times:
+                # As UTCDateTime binds them: a time without a zone is UTC, whatever the
+                # zone of the server (the driver would take it as local time).
+                values = [v.replace(tzinfo=UTC) if v and not v.tzinfo else v for v in values]
             arrays[f"c{i}"] = values
         return arrays
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import JSON, String, Table, bindparam, case, func, select, text, update
@@ -87,7 +87,8 @@ def _apply_arrays(params: list[dict[str, Any]]) -> dict[str, list[Any]]:
         "wamid": [p["wamid"] for p in params],
         "new_status": [p["new_status"] for p in params],
         "new_rank": [p["new_rank"] for p in params],
-        "at": [p["at"] for p in params],
+        # As UTCDateTime binds them: a time without a zone is UTC, not the server's zone.
+        "at": [p["at"] if p["at"].tzinfo else p["at"].replace(tzinfo=UTC) for p in params],
         "new_errors": [
             None if p["new_errors"] is None else json.dumps(p["new_errors"]) for p in params
         ],

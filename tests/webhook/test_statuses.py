@@ -3,9 +3,11 @@ whatever order Meta delivers them in; a status for a message not stored yet is k
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from app.messages.repository import MessageRepository
 from app.runtime import Runtime
@@ -162,3 +164,22 @@ async def test_status_does_not_change_an_inbound_message(
     await p.deliver(client, p.inbound(text))
     await p.deliver(client, p.status_update(p.status(text["id"], "read")))
     assert (await stored.message(runtime, text["id"])).status == "received"
+
+
+async def test_a_status_time_without_a_zone_is_utc_whatever_the_servers_zone(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        wamid = await sent_message(runtime)
+        late = p.status(wamid, "read")
+        late["timestamp"] = "2026-03-02T09:00:05"
+        await p.deliver(client, p.status_update(late))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    row = await stored.message(runtime, wamid)
+    assert (row.status, row.status_at) == ("read", at(5))
+    (status,) = await stored.statuses(runtime, message_id=wamid)
+    assert status.timestamp == at(5)
