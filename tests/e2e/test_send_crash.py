@@ -8,9 +8,7 @@ no text reaches Meta twice.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from app.jobs import kinds
 from tests.conftest import API_KEY, signed_headers
 from tests.support.fake_graph import SEND, FakeGraph
 from tests.support.payloads import WEBHOOK_URL, encode, inbound, text_message
-from tests.support.processes import start_server
+from tests.support.processes import start_server, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -42,14 +40,6 @@ def env(service_env: dict[str, str]) -> dict[str, str]:
         "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
         "JOB_BACKOFF_BASE_SECONDS": "0.1",
     }
-
-
-def _wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting until {what}")
-        time.sleep(0.05)
 
 
 def _send_jobs(api: httpx.Client) -> list[dict[str, Any]]:
@@ -84,7 +74,7 @@ def test_a_killed_server_never_sends_a_queued_message_twice(
     try:
         with httpx.Client(base_url=url, headers=auth, timeout=10) as api:
             texts = _queue_sends(api)
-            _wait_until(
+            wait_until(
                 lambda: len(fake_graph.requests(SEND)) > CONCURRENCY,
                 within=60,
                 what="some sends are done and others in flight",
@@ -99,7 +89,7 @@ def test_a_killed_server_never_sends_a_queued_message_twice(
     server, url = start_server(env, tmp_path / "server-2.log")
     try:
         with httpx.Client(base_url=url, headers=auth, timeout=10) as api:
-            _wait_until(
+            wait_until(
                 lambda: {job["state"] for job in _send_jobs(api)} <= {"done", "uncertain"},
                 within=90,
                 what="every send job is done or uncertain",

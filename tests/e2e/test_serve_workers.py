@@ -7,9 +7,7 @@ The real command runs against a database of its own and the fake Graph API, on S
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from tests.support.databases import TestDatabase
 from tests.support.deliveries import deliver_concurrently
 from tests.support.fake_graph import FakeGraph
 from tests.support.payloads import encode, inbound, text_message
-from tests.support.processes import ServiceProcess, start_server
+from tests.support.processes import ServiceProcess, start_server, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,17 +29,9 @@ CUSTOMERS = [f"1650555{n:04d}" for n in range(12)]
 STARTED = re.compile(r"Started server process \[(\d+)\]")
 
 
-def _wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting until {what}")
-        time.sleep(0.05)
-
-
 def _web_processes(server: ServiceProcess) -> list[int]:
     """The process ids that uvicorn reports as started serving, in log order."""
-    _wait_until(
+    wait_until(
         lambda: server.log().count("Application startup complete") >= WORKERS,
         within=30,
         what=f"{WORKERS} web processes started",
@@ -118,7 +108,7 @@ def test_web_processes_store_repeated_deliveries_once_and_run_each_job_once(
                 jobs: list[dict[str, Any]] = listed.json()["jobs"]
                 return jobs
 
-            _wait_until(
+            wait_until(
                 lambda: [job["state"] for job in receipts()] == ["done"] * len(CUSTOMERS),
                 within=30,
                 what="every read receipt job is done",

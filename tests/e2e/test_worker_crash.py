@@ -8,9 +8,7 @@ job whose Graph call the fake answers slowly, so the worker can be killed mid-ca
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ from tests.conftest import (
 )
 from tests.support.fake_graph import READ_RECEIPT, FakeGraph
 from tests.support.payloads import WEBHOOK_URL, encode, inbound, text_message
-from tests.support.processes import ServiceProcess, start_server
+from tests.support.processes import ServiceProcess, start_server, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -46,14 +44,6 @@ def env(service_env: dict[str, str]) -> dict[str, str]:
         "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
         "JOB_BACKOFF_BASE_SECONDS": "0.1",
     }
-
-
-def _wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting until {what}")
-        time.sleep(0.02)
 
 
 def _receipt_jobs(api: httpx.Client) -> dict[int, dict[str, Any]]:
@@ -87,7 +77,7 @@ def test_killed_worker_mid_job_loses_nothing_and_repeats_only_the_jobs_in_flight
             fake_graph.delay(READ_RECEIPT, SLOW_GRAPH_SECONDS)
             first = ServiceProcess(["worker"], env, tmp_path / "worker-1.log").start()
             workers.append(first)
-            _wait_until(
+            wait_until(
                 lambda: len(fake_graph.read_receipts()) > CONCURRENCY,
                 within=30,
                 what="the first worker is past its first jobs",
@@ -107,7 +97,7 @@ def test_killed_worker_mid_job_loses_nothing_and_repeats_only_the_jobs_in_flight
             fake_graph.delay(READ_RECEIPT, 0.0)
             second = ServiceProcess(["worker"], env, tmp_path / "worker-2.log").start()
             workers.append(second)
-            _wait_until(
+            wait_until(
                 lambda: all(job["state"] == "done" for job in _receipt_jobs(api).values()),
                 within=30,
                 what="every read receipt job is done",
@@ -152,7 +142,7 @@ def test_worker_inside_the_web_process_runs_jobs_by_default(
             assert api.post(WEBHOOK_URL, content=body, headers=signed_headers(body)).is_success
             marked = api.post("/api/whatsapp/mark-read/", json={"message_ids": [message["id"]]})
             assert marked.status_code == 200, marked.text
-            _wait_until(
+            wait_until(
                 lambda: [j["state"] for j in _receipt_jobs(api).values()] == ["done"],
                 within=15,
                 what="the web process's worker ran the read receipt",

@@ -8,14 +8,27 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_until(
+    condition: Callable[[], bool], within: float, what: str, *, every: float = 0.05
+) -> None:
+    """Check `condition` every `every` seconds until it holds; fail the test, naming
+    `what`, when `within` seconds pass first."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        time.sleep(every)
 
 
 def free_port() -> int:
