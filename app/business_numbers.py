@@ -7,6 +7,8 @@ name its number (`from`) by id or by label.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.errors import DomainError
@@ -28,6 +30,17 @@ class BusinessNumber(BaseModel):
         """How people see the number: its label and display number, or its id."""
         parts = [part for part in (self.label, self.display) if part]
         return " · ".join(parts) or self.id
+
+
+def number_filter(items: str) -> Any:
+    """The optional `phone_number_id` filter of a list of `items` (a Field default)."""
+    return Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description=f"Only {items} of this business number (its Graph API id).",
+        examples=["106540352242922"],
+    )
 
 
 class UnknownBusinessNumber(DomainError):

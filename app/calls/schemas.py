@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.business_numbers import number_filter
 from app.models import MAX_ID
 from app.pagination import PageParams
 
@@ -16,13 +17,7 @@ class CallListParams(PageParams):
     conversation: int | None = Field(
         None, ge=1, le=MAX_ID, description="Only calls of the conversation with this id."
     )
-    phone_number_id: str | None = Field(
-        None,
-        min_length=1,
-        max_length=64,
-        description="Only calls with this business number (its Graph API id).",
-        examples=["106540352242922"],
-    )
+    phone_number_id: str | None = number_filter("calls")
 
 
 class CallOut(BaseModel):

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.business_numbers import number_filter
 from app.calls.schemas import CallOut
 from app.messages.schemas import MAX_NOTES_LENGTH
 from app.pagination import PageParams
@@ -29,13 +30,7 @@ class ConversationListParams(PageParams):
         "digits, in the customer's number.",
         examples=["John"],
     )
-    phone_number_id: str | None = Field(
-        None,
-        min_length=1,
-        max_length=64,
-        description="Only conversations of this business number (its Graph API id).",
-        examples=["106540352242922"],
-    )
+    phone_number_id: str | None = number_filter("conversations")
 
 
 class ConversationOut(BaseModel):

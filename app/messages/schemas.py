@@ -7,6 +7,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.business_numbers import number_filter
 from app.models import MAX_ID
 from app.pagination import PageParams
 from app.phone import normalize_customer
@@ -32,13 +33,7 @@ class MessageListParams(PageParams):
         "messages from them, to them, or in their conversations.",
         examples=["919876543210"],
     )
-    phone_number_id: str | None = Field(
-        None,
-        min_length=1,
-        max_length=64,
-        description="Only messages of this business number (its Graph API id).",
-        examples=["106540352242922"],
-    )
+    phone_number_id: str | None = number_filter("messages")
     message_type: str | None = Field(
         None,
         alias="type",
