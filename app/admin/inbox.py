@@ -46,6 +46,32 @@ class UnreadFilter:
         return query.where(Conversation.unread_count > 0)
 
 
+class BusinessNumberFilter:
+    """The list filter "Business number": the rows of one of the business's numbers."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+    default_value: Any = _UNSET
+    parameter_name = "number"
+    title = "Business number"
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+
+    async def lookups(self, request: Request, model: Any, run_query: Any) -> list[tuple[str, str]]:
+        """All, or each configured number by its label and display number."""
+        numbers = admin_runtime(request).settings.whatsapp_phone_numbers
+        return [("__all", "All"), *((number.id, number.name) for number in numbers)]
+
+    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
+        """`query` keeping the rows of the number whose phone_number_id is `value`."""
+        if value == "__all":
+            return query
+        if not isinstance(value, str) or not 0 < len(value) <= 64 or "\x00" in value:
+            raise HTTPException(status_code=400, detail="number must be a phone_number_id")
+        return query.where(self.column == value)
+
+
 async def attach_last_messages(session: AsyncSession, conversations: Sequence[Any]) -> None:
     """Give each listed conversation its newest message (one query for the page)."""
     latest = await AdminRepository(session).latest_messages([c.id for c in conversations])

@@ -27,6 +27,7 @@ from app.admin.base import (
     shorten,
 )
 from app.admin.inbox import (
+    BusinessNumberFilter,
     UnreadFilter,
     attach_last_messages,
     contact_cell,
@@ -241,6 +242,7 @@ class MessageAdmin(InboxModelView, model=Message):
         StaticValuesFilter(Message.message_type, MESSAGE_TYPES, title="Type"),
         StaticValuesFilter(Message.direction, DIRECTIONS, title="Direction"),
         StaticValuesFilter(Message.status, MESSAGE_STATUSES, title="Status"),
+        BusinessNumberFilter(Message.phone_number_id),
     ]
     column_sortable_list: ClassVar[list[MODEL_ATTR]] = ["timestamp"]
     column_default_sort: ClassVar[list[tuple[str, bool]]] = [("timestamp", True), ("id", True)]
@@ -325,7 +327,10 @@ class ConversationAdmin(InboxModelView, model=Conversation):
         "unread_count": unread_badge,
         "thread": _thread_link,
     }
-    column_filters: ClassVar[list[ColumnFilter]] = [UnreadFilter()]
+    column_filters: ClassVar[list[ColumnFilter]] = [
+        UnreadFilter(),
+        BusinessNumberFilter(Conversation.phone_number_id),
+    ]
     column_searchable_list: ClassVar[list[MODEL_ATTR]] = ["contact_name", "phone_number", "user_id"]
     column_sortable_list: ClassVar[list[MODEL_ATTR]] = [
         "last_message_at",

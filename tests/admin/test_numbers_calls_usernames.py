@@ -63,6 +63,43 @@ async def test_one_customers_two_conversations_show_their_business_numbers(
     ]
 
 
+async def _wrote_to_both_numbers(client: httpx.AsyncClient) -> None:
+    for number in (PHONE_NUMBER_ID, SALES):
+        message = p.text_message(f"hi {number}", from_=CALLER)
+        await p.deliver(client, p.inbound(message, phone_number_id=number))
+
+
+async def test_the_conversation_list_filters_by_business_number(
+    client: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    await _wrote_to_both_numbers(client)
+
+    page = await admin.get("/admin/conversation/list", params={"number": SALES})
+
+    assert page.status_code == 200
+    (row,) = rows(page)
+    assert f"hi {SALES}" in row
+    assert "sales · +1 555 000 2222" in page.text  # the filter offers each number by name
+
+
+async def test_the_message_list_filters_by_business_number(
+    client: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    await _wrote_to_both_numbers(client)
+
+    page = await admin.get("/admin/message/list", params={"number": PHONE_NUMBER_ID})
+
+    assert page.status_code == 200
+    (row,) = rows(page)
+    assert f"hi {PHONE_NUMBER_ID}" in row
+
+
+async def test_a_business_number_filter_that_is_no_id_is_400(admin: httpx.AsyncClient) -> None:
+    page = await admin.get("/admin/conversation/list", params={"number": "9" * 65})
+
+    assert page.status_code == 400
+
+
 async def test_the_thread_shows_each_call_and_counts_them_apart(
     client: httpx.AsyncClient, admin: httpx.AsyncClient, runtime: Runtime
 ) -> None:
