@@ -126,6 +126,17 @@ class JobRepository:
             Job.locked_by == worker_id,
         )
 
+    async def _let_go(self, job_id: int, worker_id: str, **values: Any) -> bool:
+        """Set `values` on a job this worker holds and give up its lease, in one
+        conditional UPDATE; False if the worker no longer holds it."""
+        updated = await self.session.execute(
+            update(Job)
+            .where(self._mine(job_id, worker_id))
+            .values(**values, locked_by=None, locked_until=None)
+            .returning(Job.id)
+        )
+        return updated.scalar_one_or_none() is not None
+
     async def bury_expired_exhausted(self, *, now: datetime) -> list[Job]:
         """Mark dead the running jobs whose lease expired with no attempts left; return them.
 
@@ -214,53 +225,35 @@ class JobRepository:
         self, job_id: int, worker_id: str, *, result: dict[str, Any] | None, now: datetime
     ) -> bool:
         """Mark a held job done with its result; False if this worker no longer holds it."""
-        updated = await self.session.execute(
-            update(Job)
-            .where(self._mine(job_id, worker_id))
-            .values(
-                state=JobState.DONE,
-                result=result,
-                finished_at=now,
-                locked_by=None,
-                locked_until=None,
-            )
-            .returning(Job.id)
+        return await self._let_go(
+            job_id,
+            worker_id,
+            state=JobState.DONE,
+            result=result,
+            finished_at=now,
         )
-        return updated.scalar_one_or_none() is not None
 
     async def reschedule(
         self, job_id: int, worker_id: str, *, error: str, run_after: datetime
     ) -> bool:
         """Put a held job that failed back in the queue, due at `run_after`."""
-        updated = await self.session.execute(
-            update(Job)
-            .where(self._mine(job_id, worker_id))
-            .values(
-                state=JobState.QUEUED,
-                run_after=run_after,
-                last_error=error,
-                locked_by=None,
-                locked_until=None,
-            )
-            .returning(Job.id)
+        return await self._let_go(
+            job_id,
+            worker_id,
+            state=JobState.QUEUED,
+            run_after=run_after,
+            last_error=error,
         )
-        return updated.scalar_one_or_none() is not None
 
     async def bury(self, job_id: int, worker_id: str, *, error: str, now: datetime) -> bool:
         """Mark a held job dead (no retry can help, or no attempts left), keeping the error."""
-        updated = await self.session.execute(
-            update(Job)
-            .where(self._mine(job_id, worker_id))
-            .values(
-                state=JobState.DEAD,
-                last_error=error,
-                finished_at=now,
-                locked_by=None,
-                locked_until=None,
-            )
-            .returning(Job.id)
+        return await self._let_go(
+            job_id,
+            worker_id,
+            state=JobState.DEAD,
+            last_error=error,
+            finished_at=now,
         )
-        return updated.scalar_one_or_none() is not None
 
     async def start_call(self, job_id: int, worker_id: str, *, now: datetime) -> bool:
         """Record that this run is about to make its unrepeatable call (a send).
@@ -288,19 +281,13 @@ class JobRepository:
         self, job_id: int, worker_id: str, *, error: str, now: datetime
     ) -> bool:
         """Stop a held job whose call may have taken effect unrecorded; False if not held."""
-        updated = await self.session.execute(
-            update(Job)
-            .where(self._mine(job_id, worker_id))
-            .values(
-                state=JobState.UNCERTAIN,
-                last_error=error,
-                finished_at=now,
-                locked_by=None,
-                locked_until=None,
-            )
-            .returning(Job.id)
+        return await self._let_go(
+            job_id,
+            worker_id,
+            state=JobState.UNCERTAIN,
+            last_error=error,
+            finished_at=now,
         )
-        return updated.scalar_one_or_none() is not None
 
     async def release(self, job_id: int, worker_id: str, *, now: datetime) -> bool:
         """Give back a held job that a stopping worker could not finish.
@@ -308,19 +295,13 @@ class JobRepository:
         The job is due again at once and its attempt is not counted: it did not fail,
         its worker was asked to stop.
         """
-        updated = await self.session.execute(
-            update(Job)
-            .where(self._mine(job_id, worker_id))
-            .values(
-                state=JobState.QUEUED,
-                run_after=now,
-                attempts=Job.attempts - 1,
-                locked_by=None,
-                locked_until=None,
-            )
-            .returning(Job.id)
+        return await self._let_go(
+            job_id,
+            worker_id,
+            state=JobState.QUEUED,
+            run_after=now,
+            attempts=Job.attempts - 1,
         )
-        return updated.scalar_one_or_none() is not None
 
     async def list_newest_first(
         self,
