@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -30,8 +31,11 @@ async def events(client: httpx.AsyncClient) -> dict[str, str]:
     return {"image": image["id"]}
 
 
-async def _job(runtime: Runtime) -> Job:
-    async with runtime.sessions() as session:
+async def _job(runtime: Runtime, **values: Any) -> Job:
+    """The one job the fixture made, first set to `values` if any are given."""
+    async with runtime.sessions.begin() as session:
+        if values:
+            await session.execute(update(Job).values(**values))
         return (await session.execute(select(Job))).scalars().one()
 
 
@@ -85,13 +89,7 @@ async def test_an_event_shows_its_rejected_items_and_a_body_that_is_no_json(
 async def test_jobs_are_listed_with_their_state_and_last_error(
     admin: httpx.AsyncClient, runtime: Runtime, events: dict[str, str]
 ) -> None:
-    job = await _job(runtime)
-    async with runtime.sessions.begin() as session:
-        await session.execute(
-            update(Job)
-            .where(Job.id == job.id)
-            .values(state=JobState.DEAD, attempts=8, last_error="Meta answered 500")
-        )
+    job = await _job(runtime, state=JobState.DEAD, attempts=8, last_error="Meta answered 500")
     page = await admin.get("/admin/job/list", params={"state": "dead"})
     listed = rows(page)
     assert len(listed) == 1
@@ -102,11 +100,7 @@ async def test_jobs_are_listed_with_their_state_and_last_error(
 async def test_retry_requeues_a_dead_job_through_the_jobs_service(
     admin: httpx.AsyncClient, runtime: Runtime, events: dict[str, str]
 ) -> None:
-    job = await _job(runtime)
-    async with runtime.sessions.begin() as session:
-        await session.execute(
-            update(Job).where(Job.id == job.id).values(state=JobState.DEAD, attempts=8)
-        )
+    job = await _job(runtime, state=JobState.DEAD, attempts=8)
     response = await admin.post(f"/admin/job/action/retry?pks={job.id}")
     assert response.status_code == 303
     retried = await _job(runtime)
@@ -118,9 +112,7 @@ async def test_retry_requeues_a_dead_job_through_the_jobs_service(
 async def test_retrying_a_job_that_cannot_be_retried_says_why(
     admin: httpx.AsyncClient, runtime: Runtime, events: dict[str, str]
 ) -> None:
-    job = await _job(runtime)
-    async with runtime.sessions.begin() as session:
-        await session.execute(update(Job).where(Job.id == job.id).values(state=JobState.DONE))
+    job = await _job(runtime, state=JobState.DONE)
     await admin.post(f"/admin/job/action/retry?pks={job.id},999")
     page = await admin.get("/admin/job/list")
     assert f"job {job.id} is done; only dead or queued jobs can be retried" in page.text
@@ -153,13 +145,7 @@ async def test_replaying_an_event_that_does_not_exist_says_so(
 async def test_uncertain_jobs_are_listed_and_sent_again_only_by_choice(
     admin: httpx.AsyncClient, runtime: Runtime, events: dict[str, str]
 ) -> None:
-    job = await _job(runtime)
-    async with runtime.sessions.begin() as session:
-        await session.execute(
-            update(Job)
-            .where(Job.id == job.id)
-            .values(state=JobState.UNCERTAIN, call_started_at=runtime.clock())
-        )
+    job = await _job(runtime, state=JobState.UNCERTAIN, call_started_at=runtime.clock())
     page = await admin.get("/admin/job/list", params={"state": "uncertain"})
     assert len(rows(page)) == 1
     assert "Send again" in page.text
