@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC
 from typing import Any
 
 from sqlalchemy import (
@@ -29,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from app.db import with_utc_zone
 
 
 def _sql_type(column_type: TypeEngine[Any]) -> str:
@@ -101,9 +102,7 @@ class ArrayInsert:
             if name in self._json:
                 values = [None if v is None else json.dumps(v) for v in values]
             elif name in self._times:
-                # As UTCDateTime binds them: a time without a zone is UTC, whatever the
-                # zone of the server (the driver would take it as local time).
-                values = [v.replace(tzinfo=UTC) if v and not v.tzinfo else v for v in values]
+                values = [None if v is None else with_utc_zone(v) for v in values]
             arrays[f"c{i}"] = values
         return arrays
 

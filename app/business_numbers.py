@@ -7,11 +7,21 @@ name its number (`from`) by id or by label.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from app.errors import DomainError
+
+# The longest phone_number_id or label a number may have, and so the longest name (`from`,
+# a filter) that can refer to one.
+MAX_NAME_LENGTH = 64
+
+
+def is_number_name(value: object) -> TypeGuard[str]:
+    """Whether `value` can name a business number: text of 1 to MAX_NAME_LENGTH
+    characters, without NUL (configured or not is for find_number to say)."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_NAME_LENGTH and "\x00" not in value
 
 
 class BusinessNumber(BaseModel):
@@ -19,9 +29,11 @@ class BusinessNumber(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1, max_length=64, description="Its phone_number_id.")
+    id: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, description="Its phone_number_id.")
     display: str = Field("", max_length=32, description="The number as people read it.")
-    label: str = Field("", max_length=64, description="A short name: support, sales, ...")
+    label: str = Field(
+        "", max_length=MAX_NAME_LENGTH, description="A short name: support, sales, ..."
+    )
     # Only when this number belongs to another app or system user than the default token's.
     access_token: SecretStr | None = None
 
@@ -37,7 +49,7 @@ def number_filter(items: str) -> Any:
     return Field(
         None,
         min_length=1,
-        max_length=64,
+        max_length=MAX_NAME_LENGTH,
         description=f"Only {items} of this business number (its Graph API id).",
         examples=["106540352242922"],
     )

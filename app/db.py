@@ -60,15 +60,19 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
+        value = with_utc_zone(value).astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return with_utc_zone(value).astimezone(UTC)
+
+
+def with_utc_zone(value: datetime) -> datetime:
+    """`value`, a time without a zone taken as UTC (as the database keeps times); the
+    driver would take such a time as the server's local time."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # PostgreSQL refuses NUL in text; both databases store U+FFFD in its place, so a value

@@ -17,6 +17,7 @@ from app.admin.base import business_zone, format_time, pretty_json, short_time, 
 from app.admin.media import has_media, media_markup
 from app.admin.repository import AdminRepository
 from app.admin.thread import THREAD_ROUTE, admin_runtime, error_text
+from app.business_numbers import is_number_name
 from app.models import Conversation, Direction, Message
 
 # Set on each listed conversation by attach_last_messages.
@@ -67,7 +68,7 @@ class BusinessNumberFilter:
         """`query` keeping the rows of the number whose phone_number_id is `value`."""
         if value == "__all":
             return query
-        if not isinstance(value, str) or not 0 < len(value) <= 64 or "\x00" in value:
+        if not is_number_name(value):
             raise HTTPException(status_code=400, detail="number must be a phone_number_id")
         return query.where(self.column == value)
 

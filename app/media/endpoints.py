@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
+from app.business_numbers import MAX_NAME_LENGTH
 from app.deps import ApiKeyDep, RuntimeDep, SessionDep
 from app.errors import ErrorBody
 from app.media import service
 from app.media.schemas import UploadedMediaResponse
-from app.media.upload import FILE_FIELD, FROM_FIELD, MAX_FROM_LENGTH, read_upload
+from app.media.upload import FILE_FIELD, FROM_FIELD, read_upload
 
 router = APIRouter(tags=["media"], dependencies=[ApiKeyDep])
 
@@ -36,7 +37,7 @@ _UPLOAD_BODY: dict[str, Any] = {
                         },
                         FROM_FIELD: {
                             "type": "string",
-                            "maxLength": MAX_FROM_LENGTH,
+                            "maxLength": MAX_NAME_LENGTH,
                             "description": (
                                 "The business number (phone_number_id or label) that will "
                                 "send the file: Meta lets only the number that uploaded a "

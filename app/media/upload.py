@@ -15,6 +15,7 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from app.business_numbers import MAX_NAME_LENGTH, is_number_name
 from app.errors import BadRequest
 from app.media.exceptions import UploadFileMissing, UploadTooLarge
 from app.media.limits import LARGEST_MEDIA_BYTES, MB
@@ -23,7 +24,6 @@ FILE_FIELD = "file"
 # The business number that will send the file: Meta lets only the number that uploaded a
 # file send it.
 FROM_FIELD = "from"
-MAX_FROM_LENGTH = 64
 # Room for the multipart framing and small fields around the largest allowed file.
 MAX_UPLOAD_BODY_BYTES = LARGEST_MEDIA_BYTES + MB
 
@@ -81,12 +81,10 @@ async def read_upload(request: Request) -> Upload:
         await form.close()
         raise UploadFileMissing(f"no file in the field {FILE_FIELD!r} of the form")
     from_ = form.get(FROM_FIELD)
-    if from_ is not None and (
-        not isinstance(from_, str) or not 0 < len(from_) <= MAX_FROM_LENGTH or "\x00" in from_
-    ):
-        await form.close()
-        raise BadRequest(
-            f"{FROM_FIELD}: give a business number's phone_number_id or label, as text of "
-            f"1 to {MAX_FROM_LENGTH} characters"
-        )
-    return Upload(upload, from_)
+    if from_ is None or is_number_name(from_):
+        return Upload(upload, from_)
+    await form.close()
+    raise BadRequest(
+        f"{FROM_FIELD}: give a business number's phone_number_id or label, as text of "
+        f"1 to {MAX_NAME_LENGTH} characters"
+    )

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.business_numbers import MAX_NAME_LENGTH
 from app.models import MAX_ID
 from app.phone import normalize_customer
 
@@ -106,7 +107,7 @@ class _SendBase(BaseModel, ABC):
         None,
         alias="from",
         min_length=1,
-        max_length=64,
+        max_length=MAX_NAME_LENGTH,
         description="The business number to send from: its phone_number_id or its label. "
         "Default: the conversation's number (the one the customer wrote to), else the "
         "first configured number.",

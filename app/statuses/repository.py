@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import JSON, String, Table, bindparam, case, func, select, text, update
@@ -15,7 +15,7 @@ from sqlalchemy.types import Integer
 
 from app.array_insert import ArrayInsert
 from app.chunks import ROWS_PER_STATEMENT, chunks
-from app.db import UTCDateTime, utcnow
+from app.db import UTCDateTime, utcnow, with_utc_zone
 from app.models import OUTBOUND_STATUS_RANK, Direction, Message, MessageStatusUpdate
 from app.upsert import dialect_insert
 
@@ -87,8 +87,7 @@ def _apply_arrays(params: list[dict[str, Any]]) -> dict[str, list[Any]]:
         "wamid": [p["wamid"] for p in params],
         "new_status": [p["new_status"] for p in params],
         "new_rank": [p["new_rank"] for p in params],
-        # As UTCDateTime binds them: a time without a zone is UTC, not the server's zone.
-        "at": [p["at"] if p["at"].tzinfo else p["at"].replace(tzinfo=UTC) for p in params],
+        "at": [with_utc_zone(p["at"]) for p in params],
         "new_errors": [
             None if p["new_errors"] is None else json.dumps(p["new_errors"]) for p in params
         ],
