@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,9 +95,23 @@ async def require_api_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> None:
     """Let the request through only with one of the configured API keys."""
-    if credentials is None:
+    check_credentials(credentials.credentials if credentials else None, settings)
+
+
+def check_api_key(authorization: str | None, settings: Settings) -> None:
+    """`require_api_key` for an Authorization header read without the dependency, as
+    the `bearer` scheme reads it."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    is_bearer = bool(credentials) and scheme.lower() == "bearer"
+    check_credentials(credentials if is_bearer else None, settings)
+
+
+def check_credentials(offered: str | None, settings: Settings) -> None:
+    """Raise Unauthorized unless `offered` (a bearer token, None when there is none) is
+    one of the configured API keys."""
+    if offered is None:
         raise Unauthorized("missing API key: send Authorization: Bearer <key>")
-    if not matches_a_key(credentials.credentials, settings.api_keys):
+    if not matches_a_key(offered, settings.api_keys):
         raise Unauthorized("invalid API key")
 
 

@@ -13,18 +13,23 @@ from app.admin import ADMIN_OFF_MESSAGE
 from app.calls.endpoints import router as calls_router
 from app.changes.endpoints import router as changes_router
 from app.config import Settings, get_settings
+from app.conversations.endpoints import conversations_page
 from app.conversations.endpoints import router as conversations_router
+from app.conversations.schemas import ConversationListParams
 from app.customers.endpoints import router as customers_router
 from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.events.endpoints import router as events_router
+from app.fast_paths import FastPaths, Handler, list_handler
 from app.health.endpoints import router as health_router
 from app.jobs.endpoints import router as jobs_router
 from app.jobs.worker import Worker
 from app.log import install_redaction
 from app.media.endpoints import router as media_router
 from app.message_templates.endpoints import router as templates_router
+from app.messages.endpoints import messages_page
 from app.messages.endpoints import router as messages_router
+from app.messages.schemas import MessageListParams
 from app.metrics.endpoints import router as metrics_router
 from app.metrics.middleware import WebhookMetrics
 from app.middleware import BodySizeLimit, QueryGuard, RequestId
@@ -32,8 +37,8 @@ from app.outbound.endpoints import router as outbound_router
 from app.runtime import Runtime
 from app.subscriptions.dispatcher import Dispatcher
 from app.subscriptions.endpoints import router as subscriptions_router
+from app.webhook.endpoints import receive_webhook
 from app.webhook.endpoints import router as webhook_router
-from app.webhook.fast_path import WebhookFastPath
 from app.webhook.group_commit import GroupCommit
 
 logger = logging.getLogger(__name__)
@@ -49,6 +54,19 @@ webhook; internal services read and answer them here.
 Every route under `/api/whatsapp/` except the webhook needs an API key: press
 **Authorize** and paste one of the keys from the `API_KEYS` setting.
 """
+
+
+def fast_routes() -> dict[tuple[str, str], Handler]:
+    """The routes answered ahead of routing (app.fast_paths): the webhook's deliveries
+    and the two lists that services poll."""
+    return {
+        ("POST", f"{API_PREFIX}/webhook/"): receive_webhook,
+        ("POST", f"{API_PREFIX}/webhook"): receive_webhook,
+        ("GET", f"{API_PREFIX}/messages/"): list_handler(MessageListParams, messages_page),
+        ("GET", f"{API_PREFIX}/conversations/"): list_handler(
+            ConversationListParams, conversations_page
+        ),
+    }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -92,11 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.ingest = ingest
     # Declared first, so it runs inside the body-size limit.
-    app.add_middleware(
-        WebhookFastPath,
-        paths=(f"{API_PREFIX}/webhook/", f"{API_PREFIX}/webhook"),
-        exception_handlers=app.exception_handlers,
-    )
+    app.add_middleware(FastPaths, routes=fast_routes(), exception_handlers=app.exception_handlers)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, exempt_prefixes=UPLOAD_PATHS
     )

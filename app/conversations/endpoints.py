@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.conversations import service
 from app.conversations.schemas import (
     ConversationDetail,
@@ -43,6 +45,13 @@ async def list_conversations(
     Pages are keyset-paginated: pass a page's `next_cursor` as `cursor` to get the next
     one; it carries this page's filters. `count` is the number of conversations in this page.
     """
+    return await conversations_page(session, settings, params)
+
+
+async def conversations_page(
+    session: AsyncSession, settings: Settings, params: ConversationListParams
+) -> Response:
+    """The answer of GET /conversations/ (also given ahead of routing: app.fast_paths)."""
     page = await service.list_conversations(session, params)
     items = service.listed(settings, page.items)
     return json_response(

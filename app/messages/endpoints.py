@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.deps import ApiKeyDep, NowDep, ReadSessionDep, SessionDep, SettingsDep
 from app.errors import error_responses
 from app.messages import service
@@ -35,7 +37,7 @@ MessageIdPath = Annotated[
     responses=error_responses(422),
 )
 async def list_messages(
-    session: ReadSessionDep, params: Annotated[MessageListParams, Query()]
+    session: ReadSessionDep, settings: SettingsDep, params: Annotated[MessageListParams, Query()]
 ) -> Response:
     """Messages matching every filter given, newest first (by timestamp, then id).
 
@@ -43,6 +45,13 @@ async def list_messages(
     one; it carries this page's filters. Messages that arrive meanwhile never shift later
     pages. `count` is the number of messages in this page.
     """
+    return await messages_page(session, settings, params)
+
+
+async def messages_page(
+    session: AsyncSession, _settings: Settings, params: MessageListParams
+) -> Response:
+    """The answer of GET /messages/ (also given ahead of routing: app.fast_paths)."""
     page = await service.list_messages(session, params)
     return page_response("messages", page.items, page.next_cursor)
 
