@@ -31,7 +31,7 @@ from sqlalchemy.sql.elements import BindParameter
 from app.array_insert import ArrayInsert
 from app.chunks import ROWS_PER_STATEMENT, chunks
 from app.conversations.repository import INBOUND_COUNTERS
-from app.db import LIKE_ESCAPE, UTCDateTime, escape_like, utcnow
+from app.db import LIKE_ESCAPE, SafeJSON, UTCDateTime, as_json_text, escape_like, utcnow
 from app.models import BigId, Conversation, Direction, Message, MessageStatus
 from app.pagination import Cursor
 from app.upsert import dialect_insert
@@ -138,6 +138,12 @@ def _condition(name: str, dialect: str) -> ColumnElement[bool]:
     return conditions[name]()
 
 
+def _listed(name: str) -> ColumnElement[Any]:
+    """The column `name` as a list's rows carry it: JSON as its text (app.db.as_json_text)."""
+    column = _messages.c[name]
+    return as_json_text(column) if isinstance(column.type, SafeJSON) else column
+
+
 @lru_cache(maxsize=512)
 def _newest_first(
     columns: tuple[str, ...] | None, dialect: str, given: tuple[str, ...], after: bool
@@ -148,7 +154,7 @@ def _newest_first(
     Built once per shape: constructing a statement and computing its cache key again
     for every request cost as much as running it.
     """
-    stmt = select(Message) if columns is None else select(*(_messages.c[c] for c in columns))
+    stmt = select(Message) if columns is None else select(*(_listed(c) for c in columns))
     conditions = [_condition(name, dialect) for name in given]
     if after:
         # A row-value comparison, which both databases answer from the (timestamp, id)
