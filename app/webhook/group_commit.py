@@ -32,6 +32,16 @@ logger = logging.getLogger(__name__)
 # Deliveries in one transaction at most: enough to amortise the statements and the
 # commit, few enough that one transaction stays short.
 MAX_GROUP = 200
+# Turns of the event loop a writer lets pass before it takes a small group. A delivery
+# whose bytes the process has already read reaches submit() within a few turns (the
+# read, the request's task, its body), and so, often, does the next delivery of a
+# client the last commit answered. Taken a moment later, a group of small deliveries
+# holds them too: measured at 64 connections, a fifth more deliveries per second, and a
+# lower p99. A group of this many items already spreads a transaction's round trips
+# and commit thinly, and the turns would only keep the database waiting (each may read
+# a large delivery): it is taken at once.
+ARRIVAL_TURNS = 4
+FULL_GROUP_ITEMS = 100
 
 
 @dataclass
@@ -70,8 +80,10 @@ class GroupCommit:
 
     async def _write_all(self) -> None:
         while self._waiting:
-            group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
+            group: list[_Waiting] = []
             try:
+                await self._let_arrivals_join()
+                group, self._waiting = self._waiting[:MAX_GROUP], self._waiting[MAX_GROUP:]
                 outcomes = await self._write([w.delivery for w in group])
             except asyncio.CancelledError:
                 # Shutting down mid-transaction: nothing of it is committed.
@@ -93,6 +105,13 @@ class GroupCommit:
             for waiting, outcome in zip(group, outcomes, strict=True):
                 if not waiting.outcome.done():
                     waiting.outcome.set_result(outcome)
+
+    async def _let_arrivals_join(self) -> None:
+        """Let deliveries already read join a small group (ARRIVAL_TURNS)."""
+        for _ in range(ARRIVAL_TURNS):
+            if sum(w.delivery.items for w in self._waiting) >= FULL_GROUP_ITEMS:
+                return
+            await asyncio.sleep(0)
 
     async def _write_each(self, group: list[_Waiting]) -> None:
         for waiting in group:

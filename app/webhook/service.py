@@ -87,6 +87,11 @@ class Delivery:
     prepared: PreparedDelivery | None
     refusal: BadRequest | None = None
 
+    @property
+    def items(self) -> int:
+        """How many messages, statuses and calls it carries to store."""
+        return self.prepared.stored_items if self.prepared is not None else 0
+
 
 async def read(reader: BodyReader, settings: Settings, body: bytes, *, now: datetime) -> Delivery:
     """Read a signed body into the rows it stores; a body that is no webhook is refused."""

@@ -13,8 +13,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from app.config import Settings
 from app.runtime import Runtime
+from app.webhook import service
+from app.webhook.group_commit import GroupCommit
+from app.webhook.service import Delivery, IngestResult, Refused
 from tests.support import payloads as p
+from tests.support.clock import FixedClock
 from tests.webhook import stored
 
 POISON = "wamid.POISON"
@@ -39,6 +44,36 @@ async def test_deliveries_that_arrive_together_share_a_transaction(
     assert [r.status_code for r in responses] == [200] * 20
     assert len(await stored.messages(runtime)) == 20
     assert await _transactions_of_events(runtime) < 20
+
+
+class _RecordingGroups(GroupCommit):
+    """Group commit that notes how many deliveries each transaction wrote."""
+
+    groups: list[int]
+
+    async def _write(self, deliveries: list[Delivery]) -> list[IngestResult | Refused]:
+        self.groups.append(len(deliveries))
+        return await super()._write(deliveries)
+
+
+async def test_a_delivery_read_a_moment_after_another_joins_its_transaction(
+    runtime: Runtime, settings: Settings, clock: FixedClock
+) -> None:
+    ingest = _RecordingGroups(runtime.sessions, settings, runtime.outage)
+    ingest.groups = []
+
+    async def deliver(n: int, turns_later: int) -> IngestResult | Refused:
+        for _ in range(turns_later):
+            await asyncio.sleep(0)
+        body = p.encode(p.inbound(p.text_message(f"n{n}", from_=f"9190000002{n:02d}")))
+        return await ingest.submit(
+            await service.read(runtime.body_reader, settings, body, now=clock())
+        )
+
+    # The second as a request whose bytes were read while the first was being submitted.
+    outcomes = await asyncio.gather(deliver(1, 0), deliver(2, 2))
+    assert all(isinstance(o, IngestResult) and len(o.messages) == 1 for o in outcomes)
+    assert ingest.groups == [2]
 
 
 @pytest.fixture
