@@ -51,9 +51,7 @@ AUTHORIZATIONS = [None, "Bearer wrong-key", "Basic dXNlcjpwYXNz", "Bearer", "bea
 async def routed(settings: Settings) -> AsyncIterator[Any]:
     """The same application with every request going through FastAPI's router."""
     application = create_app(settings)
-    application.user_middleware = [
-        m for m in application.user_middleware if m.cls is not FastPaths
-    ]
+    application.user_middleware = [m for m in application.user_middleware if m.cls is not FastPaths]
     yield application
     runtime: Runtime = application.state.runtime
     await runtime.close()
