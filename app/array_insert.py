@@ -9,7 +9,6 @@ the order given, which keeps the lock order the caller chose.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from app.db import with_utc_zone
+from app.db import json_text, with_utc_zone
 
 
 def _sql_type(column_type: TypeEngine[Any]) -> str:
@@ -100,7 +99,7 @@ class ArrayInsert:
             default = defaults.get(name)
             values = [row.get(name, default) for row in rows]
             if name in self._json:
-                values = [None if v is None else json.dumps(v) for v in values]
+                values = [None if v is None else json_text(v) for v in values]
             elif name in self._times:
                 values = [None if v is None else with_utc_zone(v) for v in values]
             arrays[f"c{i}"] = values

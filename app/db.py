@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -95,6 +96,19 @@ class SafeJSON(TypeDecorator[Any]):
 
     impl = JSON
     cache_ok = True
+
+
+def json_text(value: Any) -> str:
+    """`value` as the text of a JSON column.
+
+    orjson writes it several times faster than the standard library; what orjson
+    refuses (a lone surrogate, an integer over 64 bits, both valid in a JSON body) the
+    standard library writes, as escapes and digits.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 class _JSONText(TypeDecorator[Any]):

@@ -115,8 +115,9 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # Looked up through ix_message_conversation_timestamp, whose first column it is.
     conversation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("whatsapp_whatsappconversation.id", ondelete="SET NULL"), index=True
+        ForeignKey("whatsapp_whatsappconversation.id", ondelete="SET NULL")
     )
     direction: Mapped[str] = mapped_column(String(3), default=Direction.INBOUND)
     phone_number_id: Mapped[str] = mapped_column(String(64), default="")

@@ -1,6 +1,7 @@
 """Engines for each kind of database URL."""
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,27 @@ async def test_read_sessions_run_each_statement_on_its_own_on_postgresql(
         await asyncio.sleep(0.05)
         second = (await session.execute(text("SELECT CURRENT_TIMESTAMP"))).scalar_one()
     assert first != second
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"text": "caf\u00e9 \U0001f600", "nul": "a\x00b", "n": [1, 2.5, None, True]},
+        {"lone surrogate": "\ud83d"},
+        {"past 64 bits": 2**70},
+    ],
+    ids=["ordinary", "lone-surrogate", "big-integer"],
+)
+def test_json_text_writes_any_value_a_body_can_hold(value: object) -> None:
+    assert json.loads(app.db.json_text(value)) == value
+
+
+# The json type, which keeps its text as given, is PostgreSQL's.
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_json_text_is_read_back_by_postgresql_as_it_was_given(runtime: Runtime) -> None:
+    value = {"nul": "a\x00b", "lone surrogate": "\ud83d", "big": 2**70}
+    async with runtime.engine.connect() as connection:
+        stored = await connection.execute(
+            text("SELECT CAST(:value AS json)::text"), {"value": app.db.json_text(value)}
+        )
+        assert json.loads(stored.scalar_one()) == value

@@ -13,7 +13,6 @@ commit order already; a commit that added events wakes this process's listeners
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.array_insert import ArrayInsert
 from app.changes.types import ChangeType
 from app.chunks import chunks
+from app.db import json_text
 from app.models import ChangeEvent, Message
 
 # The NOTIFY channel of new events.
@@ -127,7 +127,7 @@ class ChangeRepository:
                         "type": str(ChangeType.MESSAGE_STATUS),
                         "created_at": now,
                         "wamids": [s["message_id"] for s in batch],
-                        "data": [_json(s) for s in batch],
+                        "data": [json_text(s) for s in batch],
                     },
                 )
             else:
@@ -165,7 +165,3 @@ class ChangeRepository:
         """The id of the newest event, or 0 when there is none."""
         result = await self.session.execute(select(ChangeEvent.id).order_by(ChangeEvent.id.desc()))
         return int(result.scalars().first() or 0)
-
-
-def _json(value: dict[str, Any]) -> str:
-    return json.dumps(value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable
 from datetime import datetime
@@ -15,7 +14,7 @@ from sqlalchemy.types import Integer
 
 from app.array_insert import ArrayInsert
 from app.chunks import ROWS_PER_STATEMENT, chunks
-from app.db import UTCDateTime, utcnow, with_utc_zone
+from app.db import UTCDateTime, json_text, utcnow, with_utc_zone
 from app.models import OUTBOUND_STATUS_RANK, Direction, Message, MessageStatusUpdate
 from app.upsert import dialect_insert
 
@@ -89,7 +88,7 @@ def _apply_arrays(params: list[dict[str, Any]]) -> dict[str, list[Any]]:
         "new_rank": [p["new_rank"] for p in params],
         "at": [with_utc_zone(p["at"]) for p in params],
         "new_errors": [
-            None if p["new_errors"] is None else json.dumps(p["new_errors"]) for p in params
+            None if p["new_errors"] is None else json_text(p["new_errors"]) for p in params
         ],
     }
 
