@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -73,12 +74,19 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    """A session per request for routes that only read: nothing to commit, and on
-    PostgreSQL no transaction either (app.db.read_only)."""
+@asynccontextmanager
+async def read_session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
+    """A session for a request that only reads: nothing to commit, and on PostgreSQL no
+    transaction either (app.db.read_only). A read that worked ends a database outage."""
     async with runtime.reads() as session:
         yield session
         runtime.outage.succeeded()
+
+
+async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A read_session per request, for routes that only read."""
+    async with read_session(runtime) as session:
+        yield session
 
 
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from fastapi import Response
+from sqlalchemy import Row
 
 # UTC times end in `Z`, as the response models write them.
 _OPTIONS = orjson.OPT_UTC_Z
@@ -23,7 +24,7 @@ def json_response(content: Any) -> Response:
     return Response(orjson.dumps(content, option=_OPTIONS), media_type="application/json")
 
 
-def page_response(name: str, rows: Sequence[Any], next_cursor: str | None) -> Response:
+def page_response(name: str, rows: Sequence[Row[Any]], next_cursor: str | None) -> Response:
     """A page of a list: `count`, the rows (by column name) under `name`, `next_cursor`."""
     # The names once per page: Row._asdict() looks them up again for every row.
     fields = rows[0]._fields if rows else ()
