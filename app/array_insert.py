@@ -110,13 +110,6 @@ class ArrayInsert:
         session: AsyncSession,
         rows: Sequence[dict[str, Any]],
         defaults: dict[str, Any] | None = None,
-        *,
-        within: TextClause | None = None,
     ) -> Any:
-        """Insert `rows` in one statement and return the result (for RETURNING).
-
-        `within` is a larger statement built around `sql`, to run instead of the INSERT
-        alone; it takes the same parameters.
-        """
-        statement = self.statement if within is None else within
-        return await session.execute(statement, self.parameters(rows, defaults))
+        """Insert `rows` in one statement and return the result (for RETURNING)."""
+        return await session.execute(self.statement, self.parameters(rows, defaults))

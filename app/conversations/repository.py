@@ -59,6 +59,14 @@ _UPSERT_NUMBERS = ArrayInsert(
     returning=["id", "phone_number_id", "phone_number"],
 )
 
+# The conversations of (phone_number_id, phone_number) pairs given as two arrays, with
+# no lock taken.
+_FIND_NUMBERS = text(
+    f"SELECT c.id, c.phone_number_id, c.phone_number, c.contact_name FROM {_conversations.name} "
+    "AS c JOIN unnest(:pnids, :numbers) AS k(pnid, number) "
+    "ON c.phone_number_id = k.pnid AND c.phone_number = k.number"
+).bindparams(bindparam("pnids", type_=ARRAY(String())), bindparam("numbers", type_=ARRAY(String())))
+
 
 def _latest(current: Any, value: datetime | ColumnElement[datetime]) -> ColumnElement[datetime]:
     """SQL for "the later of the column and `value`", so a late old message never rewinds it."""
@@ -285,15 +293,21 @@ class ConversationRepository:
     async def upsert_numbers(
         self, customers: list[tuple[str, str, str | None]]
     ) -> dict[tuple[str, str], int]:
-        """Find or create, in one statement per batch, the conversations of customers
-        known by number: (phone_number_id, phone_number, contact_name) each.
+        """Find or create the conversations of customers known by number:
+        (phone_number_id, phone_number, contact_name) each.
 
-        Returns their ids by (phone_number_id, phone_number). Rows are written in sorted
-        order, so concurrent deliveries lock shared conversations in the same order and
-        cannot deadlock. Counters are not touched here.
+        Returns their ids by (phone_number_id, phone_number). Counters are not touched
+        here. On PostgreSQL, conversations that exist and keep their name are only read,
+        not locked: a busy conversation's row lock is then held only from the counters'
+        update to the commit (see MessageRepository.insert_ignore_counted), not through
+        the whole transaction. The others are upserted in sorted batches, so concurrent
+        deliveries lock shared conversations in the same order and cannot deadlock.
         """
         if not customers:
             return {}
+        ids: dict[tuple[str, str], int] = {}
+        if self.session.get_bind().dialect.name == "postgresql":
+            customers = await self._unknown_or_renamed(customers, ids)
         rows = [
             _new_row(phone_number_id, phone_number, None, contact_name)
             for phone_number_id, phone_number, contact_name in sorted(
@@ -301,7 +315,6 @@ class ConversationRepository:
             )
         ]
         # Batches of rows, in this (sorted) order; each batch is one statement.
-        ids: dict[tuple[str, str], int] = {}
         if self.session.get_bind().dialect.name == "postgresql":
             now = utcnow()
             for batch in chunks(rows):
@@ -320,6 +333,28 @@ class ConversationRepository:
             result = await self.session.execute(stmt, list(batch))
             ids.update(((pnid, number), int(id_)) for id_, pnid, number in result.all())
         return ids
+
+    async def _unknown_or_renamed(
+        self, customers: list[tuple[str, str, str | None]], ids: dict[tuple[str, str], int]
+    ) -> list[tuple[str, str, str | None]]:
+        """Put the ids of the customers' existing conversations into `ids`, read without
+        locks, and return the customers that still need an upsert: those without a
+        conversation, and those whose conversation has another name than the one given."""
+        known: dict[tuple[str, str], tuple[int, str | None]] = {}
+        for batch in chunks(customers):
+            result = await self.session.execute(
+                _FIND_NUMBERS,
+                {"pnids": [c[0] for c in batch], "numbers": [c[1] for c in batch]},
+            )
+            known.update(((pnid, number), (int(id_), name)) for id_, pnid, number, name in result)
+        rest = []
+        for pnid, number, name in customers:
+            found = known.get((pnid, number))
+            if found is None or (name is not None and name != found[1]):
+                rest.append((pnid, number, name))
+            else:
+                ids[(pnid, number)] = found[0]
+        return rest
 
     async def add_inbound_many(self, increments: list[InboundIncrement]) -> dict[int, int]:
         """Add inbound messages to many conversations, in atomic UPDATEs of bounded size.

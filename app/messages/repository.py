@@ -43,15 +43,22 @@ _INSERT_MESSAGES = ArrayInsert(
     on_conflict="(message_id) DO NOTHING",
     returning=["message_id"],
 )
+# Locks, in id order, the conversations whose counters a delivery's messages move (one
+# row, so that the INSERT it is joined with runs after it). Their locks are then held only
+# from here to the commit: the conversations were found without locks.
+_LOCK_CONVERSATIONS = (
+    f"SELECT count(*) FROM (SELECT id FROM {Conversation.__tablename__} "
+    "WHERE id = ANY(CAST(:lock_ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE) AS locked"
+)
 _INSERT_NEW_MESSAGES = ArrayInsert(
     _messages,
     [c.name for c in _messages.columns if not c.primary_key],
     on_conflict="(message_id) DO NOTHING",
     returning=["message_id", "conversation_id", "timestamp"],
+    first=_LOCK_CONVERSATIONS,
 )
 # The new messages and their conversations' counters in one statement: a delivery's
-# messages cost one round trip to the database, not two. The conversations were locked
-# by their upsert earlier in the transaction, so the UPDATE takes no new locks.
+# messages cost one round trip to the database, not two.
 _INSERT_COUNTED = text(
     f"WITH new AS ({_INSERT_NEW_MESSAGES.sql}), "
     "a AS (SELECT conversation_id AS id, count(*) AS n, max(timestamp) AS at FROM new "
@@ -255,10 +262,15 @@ class MessageRepository:
         """
         defaults = {"notes": "", "created_at": utcnow()}
         counted: dict[str, int | None] = {}
+        # Every conversation is locked by the first statement, in one id order, so that
+        # transactions sharing conversations cannot deadlock.
+        lock_ids = sorted({r["conversation_id"] for r in rows if r["conversation_id"] is not None})
         for batch in chunks(rows, ROWS_PER_STATEMENT):
-            result = await _INSERT_NEW_MESSAGES.execute(
-                self.session, batch, defaults, within=_INSERT_COUNTED
+            result = await self.session.execute(
+                _INSERT_COUNTED,
+                {**_INSERT_NEW_MESSAGES.parameters(batch, defaults), "lock_ids": lock_ids},
             )
+            lock_ids = []
             counted.update({wamid: count for wamid, count in result.all()})
         return counted
 
