@@ -305,9 +305,10 @@ class ConversationRepository:
         """
         if not customers:
             return {}
+        postgresql = self.session.get_bind().dialect.name == "postgresql"
         ids: dict[tuple[str, str], int] = {}
-        if self.session.get_bind().dialect.name == "postgresql":
-            customers = await self._unknown_or_renamed(customers, ids)
+        if postgresql:
+            ids, customers = await self._known_and_rest(customers)
         rows = [
             _new_row(phone_number_id, phone_number, None, contact_name)
             for phone_number_id, phone_number, contact_name in sorted(
@@ -315,7 +316,7 @@ class ConversationRepository:
             )
         ]
         # Batches of rows, in this (sorted) order; each batch is one statement.
-        if self.session.get_bind().dialect.name == "postgresql":
+        if postgresql:
             now = utcnow()
             for batch in chunks(rows):
                 result = await _UPSERT_NUMBERS.execute(
@@ -334,27 +335,28 @@ class ConversationRepository:
             ids.update(((pnid, number), int(id_)) for id_, pnid, number in result.all())
         return ids
 
-    async def _unknown_or_renamed(
-        self, customers: list[tuple[str, str, str | None]], ids: dict[tuple[str, str], int]
-    ) -> list[tuple[str, str, str | None]]:
-        """Put the ids of the customers' existing conversations into `ids`, read without
-        locks, and return the customers that still need an upsert: those without a
-        conversation, and those whose conversation has another name than the one given."""
-        known: dict[tuple[str, str], tuple[int, str | None]] = {}
+    async def _known_and_rest(
+        self, customers: list[tuple[str, str, str | None]]
+    ) -> tuple[dict[tuple[str, str], int], list[tuple[str, str, str | None]]]:
+        """The ids of the customers' existing conversations, read without locks, and the
+        customers that still need an upsert: those without a conversation, and those
+        whose conversation has another name than the one given."""
+        found: dict[tuple[str, str], tuple[int, str | None]] = {}
         for batch in chunks(customers):
             result = await self.session.execute(
                 _FIND_NUMBERS,
                 {"pnids": [c[0] for c in batch], "numbers": [c[1] for c in batch]},
             )
-            known.update(((pnid, number), (int(id_), name)) for id_, pnid, number, name in result)
+            found.update(((pnid, number), (int(id_), name)) for id_, pnid, number, name in result)
+        known: dict[tuple[str, str], int] = {}
         rest = []
         for pnid, number, name in customers:
-            found = known.get((pnid, number))
-            if found is None or (name is not None and name != found[1]):
+            existing = found.get((pnid, number))
+            if existing is None or (name is not None and name != existing[1]):
                 rest.append((pnid, number, name))
             else:
-                ids[(pnid, number)] = found[0]
-        return rest
+                known[(pnid, number)] = existing[0]
+        return known, rest
 
     async def add_inbound_many(self, increments: list[InboundIncrement]) -> dict[int, int]:
         """Add inbound messages to many conversations, in atomic UPDATEs of bounded size.
