@@ -162,10 +162,11 @@ class MessageStatusUpdate(Base):
     """A status Meta reported for a message, stored once per (wamid, status)."""
 
     __tablename__ = "whatsapp_whatsappmessagestatus"
+    # The unique (message_id, status) index also answers every lookup by message_id.
     __table_args__ = (UniqueConstraint("message_id", "status"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(255), index=True)
+    message_id: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(32))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
     recipient_id: Mapped[str | None] = mapped_column(String(128))

@@ -55,15 +55,17 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def message_status(row: dict[str, Any]) -> dict[str, Any]:
-    """A status Meta reported, new for its message (a row of the status table)."""
-    return {
+def message_status(row: dict[str, Any], conversation_id: int | None) -> NewChange:
+    """A status Meta reported, new for its message (a row of the status table), in the
+    conversation of that message (None while the message is not stored)."""
+    data = {
         "message_id": row["message_id"],
         "status": row["status"],
         "timestamp": _iso(row.get("timestamp")),
         "recipient_id": row.get("recipient_id"),
         "errors": row.get("errors") or None,
     }
+    return NewChange(ChangeType.MESSAGE_STATUS, conversation_id, data)
 
 
 def conversation_read(conversation_id: int, marked: int, up_to: str, at: datetime) -> NewChange:

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, text
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.array_insert import ArrayInsert
 from app.changes.types import ChangeType
 from app.chunks import chunks
-from app.db import json_text
 from app.models import ChangeEvent, Message
 
 # The NOTIFY channel of new events.
@@ -41,24 +40,6 @@ _events = cast(Table, ChangeEvent.__table__)
 _messages = cast(Table, Message.__table__)
 _COLUMNS = ["type", "created_at", "conversation_id", "data"]
 _INSERT = ArrayInsert(_events, _COLUMNS, first=_LOCK_AND_NOTIFY)
-# Status events take their conversation from the message, when it is stored: one
-# statement for the whole group, in the order given.
-_INSERT_STATUSES_PG = text(
-    f"WITH first AS MATERIALIZED ({_LOCK_AND_NOTIFY}) "
-    "INSERT INTO change_events (type, created_at, conversation_id, data) "
-    "SELECT :type, :created_at, m.conversation_id, a.data "
-    "FROM unnest(CAST(:wamids AS varchar[]), CAST(:data AS json[])) "
-    "WITH ORDINALITY AS a(wamid, data, n) CROSS JOIN first "
-    "LEFT JOIN whatsapp_whatsappmessage AS m ON m.message_id = a.wamid ORDER BY a.n"
-)
-_INSERT_STATUSES_SQLITE = insert(_events).values(
-    type=bindparam("type"),
-    created_at=bindparam("created_at"),
-    conversation_id=select(_messages.c.conversation_id)
-    .where(_messages.c.message_id == bindparam("wamid"))
-    .scalar_subquery(),
-    data=bindparam("data"),
-)
 ROWS_PER_ARRAY = 1000
 
 
@@ -112,37 +93,6 @@ class ChangeRepository:
                 await _INSERT.execute(self.session, batch)
             else:
                 await self.session.execute(insert(_events), list(batch))
-
-    async def add_statuses(self, statuses: Sequence[dict[str, Any]], *, now: datetime) -> None:
-        """Add a message.status event for each (wamid, data) given, each in the
-        conversation of its message when that is stored (a status may come first)."""
-        if not statuses:
-            return
-        self._take_order()
-        for batch in chunks(statuses, ROWS_PER_ARRAY):
-            if self._postgresql():
-                await self.session.execute(
-                    _INSERT_STATUSES_PG,
-                    {
-                        "type": str(ChangeType.MESSAGE_STATUS),
-                        "created_at": now,
-                        "wamids": [s["message_id"] for s in batch],
-                        "data": [json_text(s) for s in batch],
-                    },
-                )
-            else:
-                await self.session.execute(
-                    _INSERT_STATUSES_SQLITE,
-                    [
-                        {
-                            "type": str(ChangeType.MESSAGE_STATUS),
-                            "created_at": now,
-                            "wamid": s["message_id"],
-                            "data": s,
-                        }
-                        for s in batch
-                    ],
-                )
 
     async def list_after(
         self,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, String, Table, bindparam, case, func, select, text, update
+from sqlalchemy import JSON, String, Table, any_, bindparam, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Integer
@@ -62,35 +63,51 @@ _APPLY = (
 
 # PostgreSQL: wamids per statement when statuses are applied from arrays.
 _APPLY_BATCH = 1000
-_LOCK_STORED = text(
-    f"SELECT message_id FROM {_messages.name} WHERE message_id = ANY(:wamids) "
-    "ORDER BY message_id FOR UPDATE"
-).bindparams(bindparam("wamids", type_=ARRAY(String())))
-_RANK_SQL = " ".join(
-    f"WHEN '{status}' THEN {rank}" for status, rank in OUTBOUND_STATUS_RANK.items()
+# A stored message as a status finds it: enough to decide in Python, under its lock,
+# whether the status moves it forward, and to place the status's event.
+_STORED_COLUMNS = (
+    _messages.c.id,
+    _messages.c.message_id,
+    _messages.c.conversation_id,
+    _messages.c.direction,
+    _messages.c.status,
 )
-_APPLY_ARRAYS = text(
+_LOCK_STORED = (
+    select(*_STORED_COLUMNS)
+    .where(_messages.c.message_id == any_(bindparam("wamids", type_=ARRAY(String()))))
+    .order_by(_messages.c.message_id)
+    .with_for_update()
+)
+# Moves messages found and locked by _LOCK_STORED, by primary key: whether each moves
+# forward was decided under the lock.
+_MOVE_ARRAYS = text(
     f"UPDATE {_messages.name} AS m SET status = u.new_status, status_at = u.at, "
     "errors = COALESCE(u.new_errors, m.errors) "
-    "FROM unnest(CAST(:wamid AS varchar[]), CAST(:new_status AS varchar[]), "
-    "CAST(:new_rank AS integer[]), CAST(:at AS timestamptz[]), CAST(:new_errors AS json[])) "
-    "AS u(wamid, new_status, new_rank, at, new_errors) "
-    f"WHERE m.message_id = u.wamid AND m.direction = '{Direction.OUTBOUND}' "
-    f"AND (CASE m.status {_RANK_SQL} ELSE -1 END) < u.new_rank"
+    "FROM unnest(CAST(:id AS bigint[]), CAST(:new_status AS varchar[]), "
+    "CAST(:at AS timestamptz[]), CAST(:new_errors AS json[])) "
+    "AS u(id, new_status, at, new_errors) WHERE m.id = u.id"
+)
+_MOVE = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("message_pk"))
+    .values(
+        status=bindparam("new_status"),
+        status_at=bindparam("at", type_=UTCDateTime()),
+        errors=func.coalesce(
+            bindparam("new_errors", type_=JSON(none_as_null=True)), _messages.c.errors
+        ),
+    )
 )
 
 
-def _apply_arrays(params: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """_APPLY's parameters of many rows as _APPLY_ARRAYS takes them: one array each."""
-    return {
-        "wamid": [p["wamid"] for p in params],
-        "new_status": [p["new_status"] for p in params],
-        "new_rank": [p["new_rank"] for p in params],
-        "at": [with_utc_zone(p["at"]) for p in params],
-        "new_errors": [
-            None if p["new_errors"] is None else json_text(p["new_errors"]) for p in params
-        ],
-    }
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message a status names, as it was when the status found it."""
+
+    id: int
+    conversation_id: int | None
+    direction: str
+    status: str
 
 
 def _apply_parameters(
@@ -104,6 +121,34 @@ def _apply_parameters(
         "at": at,
         "new_errors": errors or None,
     }
+
+
+def _forward_moves(
+    rows: list[dict[str, Any]], found: dict[str, StoredMessage]
+) -> list[dict[str, Any]]:
+    """_MOVE's parameters for each stored outbound message that one of these status rows
+    moves forward (to the furthest of them), in wamid order."""
+    furthest: dict[str, tuple[int, dict[str, Any]]] = {}
+    for row in rows:
+        rank = status_rank(row["status"])
+        best = furthest.get(row["message_id"])
+        if rank is not None and (best is None or rank > best[0]):
+            furthest[row["message_id"]] = (rank, row)
+    moves = []
+    for wamid in sorted(furthest.keys() & found.keys()):
+        message = found[wamid]
+        rank, row = furthest[wamid]
+        current = OUTBOUND_STATUS_RANK.get(message.status, -1)
+        if message.direction == Direction.OUTBOUND and current < rank:
+            moves.append(
+                {
+                    "message_pk": message.id,
+                    "new_status": row["status"],
+                    "at": row["timestamp"],
+                    "new_errors": row["errors"] or None,
+                }
+            )
+    return moves
 
 
 class StatusRepository:
@@ -154,68 +199,62 @@ class StatusRepository:
             new.update((wamid, status) for wamid, status in result.all())
         return new
 
-    async def apply_many(self, rows: list[dict[str, Any]]) -> None:
-        """Move each outbound message of these status rows forward to its furthest status.
+    async def apply_many(self, rows: list[dict[str, Any]]) -> dict[str, int | None]:
+        """Move each outbound message of these status rows forward to its furthest status;
+        return the conversation of each stored message they name.
 
         Statuses of messages already stored are applied at once. For the others (a status
         that beat our send's answer) the wamids' locks are taken and the messages looked
         for again, so a send committing meanwhile is seen; one still missing picks its
-        stored status up when its row is written (apply_stored).
+        stored status up when its row is written (apply_stored). The messages are locked
+        (PostgreSQL; SQLite has one writer) before they are read, so what is decided
+        from them holds until the commit.
         """
-        ranked: dict[str, tuple[int, dict[str, Any]]] = {}
-        for row in rows:
-            rank = status_rank(row["status"])
-            best = ranked.get(row["message_id"])
-            if rank is not None and (best is None or rank > best[0]):
-                ranked[row["message_id"]] = (rank, row)
-        if not ranked:
-            return
+        wamids = sorted({row["message_id"] for row in rows})
+        if not wamids:
+            return {}
         postgres = self.session.get_bind().dialect.name == "postgresql"
-        stored = self._lock_stored if postgres else self._stored
-        found = await stored(sorted(ranked))
-        missing = ranked.keys() - found
+        found = await self._stored(wamids, lock=postgres)
+        missing = [wamid for wamid in wamids if wamid not in found]
         if missing and postgres:
             await self.lock_messages(missing)
-            found |= await stored(sorted(missing))
+            found |= await self._stored(missing, lock=True)
+        moves = _forward_moves(rows, found)
         # The parameters are made a batch at a time, so that tens of thousands of statuses
         # leave the event loop free between batches.
-        for batch in chunks(sorted(found), _APPLY_BATCH if postgres else ROWS_PER_STATEMENT):
-            params = [
-                _apply_parameters(
-                    wamid,
-                    ranked[wamid][1]["status"],
-                    ranked[wamid][0],
-                    ranked[wamid][1]["timestamp"],
-                    ranked[wamid][1]["errors"],
-                )
-                for wamid in batch
-            ]
+        for batch in chunks(moves, _APPLY_BATCH if postgres else ROWS_PER_STATEMENT):
             if postgres:
-                # One statement for the batch, its arrays encoded by the driver; the rows
-                # are already locked (_lock_stored), in wamid order.
-                await self.session.execute(_APPLY_ARRAYS, _apply_arrays(params))
+                # One statement for the batch, its arrays encoded by the driver.
+                await self.session.execute(
+                    _MOVE_ARRAYS,
+                    {
+                        "id": [move["message_pk"] for move in batch],
+                        "new_status": [move["new_status"] for move in batch],
+                        "at": [with_utc_zone(move["at"]) for move in batch],
+                        "new_errors": [
+                            None if move["new_errors"] is None else json_text(move["new_errors"])
+                            for move in batch
+                        ],
+                    },
+                )
             else:
-                # One statement compiled once, its rows in wamid order.
-                await self.session.execute(_APPLY, params)
+                await self.session.execute(_MOVE, list(batch))
+        return {wamid: message.conversation_id for wamid, message in found.items()}
 
-    async def _stored(self, wamids: list[str]) -> set[str]:
-        """Which of these wamids are stored messages."""
-        found: set[str] = set()
-        for batch in chunks(wamids):
-            result = await self.session.execute(
-                select(_messages.c.message_id).where(_messages.c.message_id.in_(batch))
-            )
-            found.update(result.scalars())
-        return found
-
-    async def _lock_stored(self, wamids: list[str]) -> set[str]:
-        """Which of these wamids are stored messages, their rows locked until commit in
-        wamid order (PostgreSQL), so that transactions moving the same messages forward
-        never wait for each other in a circle."""
-        found: set[str] = set()
-        for batch in chunks(wamids, _APPLY_BATCH):
-            result = await self.session.execute(_LOCK_STORED, {"wamids": list(batch)})
-            found.update(result.scalars())
+    async def _stored(self, wamids: list[str], *, lock: bool) -> dict[str, StoredMessage]:
+        """The stored messages among these wamids; with `lock`, their rows locked until
+        commit in wamid order (PostgreSQL), so that transactions moving the same messages
+        forward never wait for each other in a circle."""
+        found: dict[str, StoredMessage] = {}
+        for batch in chunks(wamids, _APPLY_BATCH if lock else ROWS_PER_STATEMENT):
+            if lock:
+                result = await self.session.execute(_LOCK_STORED, {"wamids": list(batch)})
+            else:
+                result = await self.session.execute(
+                    select(*_STORED_COLUMNS).where(_messages.c.message_id.in_(batch))
+                )
+            for id_, wamid, conversation_id, direction, status in result.all():
+                found[wamid] = StoredMessage(id_, conversation_id, direction, status)
         return found
 
     async def apply(

@@ -149,7 +149,7 @@ async def store_items(
         for caller in stored_calls.news
     )
     status_rows = [s for _, p in readable for s in p.statuses]
-    new_statuses = await _store_statuses(session, status_rows)
+    new_statuses, status_conversations = await _store_statuses(session, status_rows)
     await apply_updates(session, [u for _, p in readable for u in p.template_updates])
     calls = [v for _, p in readable for v in p.calls]
     if auto_reply:
@@ -159,24 +159,26 @@ async def store_items(
             IngestResult(event_id=event_ids[0], messages=messages, new_statuses=0, calls=calls),
             now=now,
         )
+    changes += await _status_changes(status_rows, new_statuses, status_conversations)
     # Last, so that the lock ordering the events is held only until the commit.
-    repository = ChangeRepository(session)
-    await repository.add_many(changes, now=now)
-    await repository.add_statuses(await _new_status_bodies(status_rows, new_statuses), now=now)
+    await ChangeRepository(session).add_many(changes, now=now)
     return _outcomes(deliveries, event_ids, messages, new_statuses)
 
 
-async def _new_status_bodies(
-    rows: list[dict[str, Any]], new: set[tuple[str, str]]
-) -> list[dict[str, Any]]:
-    """The event body of each status stored for the first time, once each."""
-    found: list[dict[str, Any]] = []
+async def _status_changes(
+    rows: list[dict[str, Any]],
+    new: set[tuple[str, str]],
+    conversations: dict[str, int | None],
+) -> list[NewChange]:
+    """The event of each status stored for the first time, once each, in the conversation
+    of its message when that is stored (a status may come first)."""
+    found: list[NewChange] = []
     left = set(new)
     for n, row in enumerate(rows):
         key = (row["message_id"], row["status"])
         if key in left:
             left.discard(key)
-            found.append(bodies.message_status(row))
+            found.append(bodies.message_status(row, conversations.get(row["message_id"])))
         await _let_others_run(n)
     return found
 
@@ -444,14 +446,15 @@ async def _first_messages(new_rows: list[dict[str, Any]], counts: dict[int, int]
 
 async def _store_statuses(
     session: AsyncSession, rows: list[dict[str, Any]]
-) -> set[tuple[str, str]]:
-    """Insert-or-ignore the statuses and move their messages forward; return the new ones.
+) -> tuple[set[tuple[str, str]], dict[str, int | None]]:
+    """Insert-or-ignore the statuses and move their messages forward; return the new ones,
+    and the conversation of each stored message they name.
 
     A status whose message is not stored (yet) is only kept: it is applied when the
     message row is written.
     """
     if not rows:
-        return set()
+        return set(), {}
     unique: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         unique.setdefault((row["message_id"], row["status"]), row)
@@ -459,5 +462,4 @@ async def _store_statuses(
     ordered = [unique[key] for key in sorted(unique)]
     repository = StatusRepository(session)
     new = await repository.insert_ignore(ordered)
-    await repository.apply_many(ordered)
-    return new
+    return new, await repository.apply_many(ordered)

@@ -90,6 +90,19 @@ async def test_a_status_of_a_stored_message_is_an_event_of_its_conversation(
     assert statuses[0]["conversation_id"] == received["conversation_id"]
 
 
+async def test_a_status_delivered_with_its_message_is_an_event_of_its_conversation(
+    api: httpx.AsyncClient,
+) -> None:
+    wamid = p.new_wamid()
+    value = p.messages_value([p.text_message("hello", id=wamid)], [p.status(wamid, "read")])
+    await p.deliver(api, p.webhook(p.entry(p.change(value))))
+
+    received, status = await _events(api)
+
+    assert status["type"] == "message.status"
+    assert status["conversation_id"] == received["conversation_id"] is not None
+
+
 async def test_a_call_is_an_event(api: httpx.AsyncClient) -> None:
     await p.deliver(api, p.webhook(p.entry(p.change(p.calls_value(p.call_event()), "calls"))))
 
