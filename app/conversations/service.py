@@ -58,13 +58,12 @@ def business_fields(settings: Settings, phone_number_id: str) -> dict[str, str |
 def listed(settings: Settings, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     """Listed conversations as JSON objects, each with its business number's name."""
     fields = rows[0]._fields if rows else ()
-    return [
-        {
-            **dict(zip(fields, row, strict=True)),
-            **business_fields(settings, row.phone_number_id),
-        }
-        for row in rows
-    ]
+    # A page's conversations share a few business numbers: each is looked up once.
+    numbers = {
+        phone_number_id: business_fields(settings, phone_number_id)
+        for phone_number_id in {row.phone_number_id for row in rows}
+    }
+    return [{**dict(zip(fields, row, strict=True)), **numbers[row.phone_number_id]} for row in rows]
 
 
 async def conversation_detail(

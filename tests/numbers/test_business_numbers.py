@@ -128,6 +128,18 @@ async def test_lists_filter_by_business_number_and_show_its_number_and_label(
     assert detail["business_label"] == "sales"
 
 
+async def test_a_page_of_conversations_of_several_numbers_names_each_ones_own(
+    client: httpx.AsyncClient, api: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    await _wrote_to(client, clock, SUPPORT)
+    await _wrote_to(client, clock, SALES)
+
+    listed = (await api.get("/api/whatsapp/conversations/")).json()["conversations"]
+
+    labels = {c["phone_number_id"]: c["business_label"] for c in listed}
+    assert labels == {SUPPORT: "support", SALES: "sales"}
+
+
 async def test_a_queued_send_leaves_from_the_number_named_in_from(
     api: httpx.AsyncClient, runtime: Runtime, clock: FixedClock, fake_graph: FakeGraph
 ) -> None:
