@@ -10,6 +10,7 @@ item.
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -62,17 +63,29 @@ _OUTCOMES = {
 }
 
 
+@cache
+def _deliveries(outcome: str) -> Counter:
+    # Each outcome's child is looked up once: labels() validates and locks every time.
+    return WEBHOOK_DELIVERIES.labels(outcome)
+
+
 def webhook_answered(status: int, seconds: float) -> None:
     """Count a webhook POST's answer and its latency."""
-    WEBHOOK_DELIVERIES.labels(_OUTCOMES.get(status, "other")).inc()
+    _deliveries(_OUTCOMES.get(status, "other")).inc()
     WEBHOOK_SECONDS.observe(seconds)
 
 
 def delivery_stored(new_messages: int, new_statuses: int, rejected: int) -> None:
-    """Count what one stored delivery added (three increments, whatever its size)."""
-    NEW_MESSAGES.inc(new_messages)
-    NEW_STATUSES.inc(new_statuses)
-    ITEMS_REJECTED.inc(rejected)
+    """Count what one stored delivery added (at most three increments, whatever its
+    size). With several processes each increment is a write to a shared file, so
+    counters a delivery leaves as they are are not written."""
+    for counter, amount in (
+        (NEW_MESSAGES, new_messages),
+        (NEW_STATUSES, new_statuses),
+        (ITEMS_REJECTED, rejected),
+    ):
+        if amount:
+            counter.inc(amount)
 
 
 def graph_called(endpoint: str, error: GraphAPIError | None) -> None:
