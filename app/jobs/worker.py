@@ -106,6 +106,8 @@ class Worker:
         self._stopping = asyncio.Event()
         self._slots: list[asyncio.Task[None]] = []
         self._held: set[int] = set()
+        # Whether an idle slot already looks for jobs every poll interval.
+        self._polling = False
 
     @property
     def settings(self) -> Settings:
@@ -181,7 +183,7 @@ class Worker:
                 found = False
             outage_failures = 0
             if not found:
-                await self._idle()
+                await self._wait_for_work()
 
     async def _schedule(self, kind: str, every: float) -> None:
         """Enqueue a job of `kind` whenever none was created in the last `every` seconds."""
@@ -211,15 +213,31 @@ class Worker:
         self.runtime.outage.failed(exc)
         return True
 
-    async def _idle(self, seconds: float | None = None) -> None:
-        """Wait `seconds` (the poll interval if not given), or until woken or stopped.
+    async def _wait_for_work(self) -> None:
+        """Wait, with nothing to run, until there may be a job.
+
+        One idle slot looks again every poll interval, for jobs that other processes
+        enqueue or that come due; the others wait until woken (a commit in this process
+        that enqueued jobs, or a slot that found one, as there may be more), so an idle
+        process asks the database once per interval, not once per slot.
+        """
+        if self._polling:
+            await self._idle(None)
+            return
+        self._polling = True
+        try:
+            await self._idle(self.settings.worker_poll_seconds)
+        finally:
+            self._polling = False
+
+    async def _idle(self, seconds: float | None) -> None:
+        """Wait `seconds` (None: as long as it takes), or until woken or stopped.
 
         A commit in this process that enqueues jobs wakes the loops; after an outage that
         is also the first sign the database is back.
         """
-        timeout = self.settings.worker_poll_seconds if seconds is None else seconds
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
         self._wake.clear()
 
     async def run_once(self) -> bool:

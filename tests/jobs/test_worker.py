@@ -18,7 +18,7 @@ from app.db import utcnow
 from app.jobs import kinds
 from app.jobs.exceptions import PermanentJobError, RetryableJobError
 from app.jobs.handlers import HANDLERS, ON_DEAD, DeadHook, JobHandler
-from app.jobs.repository import LEASE_LOST_ERROR, JobRepository
+from app.jobs.repository import JOBS_ENQUEUED, LEASE_LOST_ERROR, JobRepository
 from app.jobs.worker import Worker, backoff_seconds
 from app.models import Job, JobState
 from app.outbound.graph import GraphAPIError
@@ -310,6 +310,62 @@ async def test_enqueued_job_wakes_an_idle_worker_before_its_next_poll(
         await asyncio.sleep(0.2)  # the worker found nothing and sleeps for 30 s
         queued = await enqueue(KIND)
         await wait_for_state(runtime, queued.id, JobState.DONE, within=3)
+    finally:
+        await worker.stop()
+
+
+async def test_an_idle_worker_asks_for_jobs_once_per_poll_not_once_per_slot(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def echo(_runtime: Runtime, _job: Job) -> dict[str, Any] | None:
+        return None
+
+    worker = _worker(runtime, echo, concurrency=4, worker_poll_seconds=0.05)
+    polls = 0
+    run_once = worker.run_once
+
+    async def counted() -> bool:
+        nonlocal polls
+        polls += 1
+        return await run_once()
+
+    monkeypatch.setattr(worker, "run_once", counted)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await worker.start()
+    try:
+        await asyncio.sleep(0.5)
+    finally:
+        await worker.stop()
+    intervals = (loop.time() - started) / 0.05
+
+    # Every slot looks once as it starts; after that, one look per interval (one per
+    # slot would be four).
+    assert 4 < polls <= 4 + intervals + 1
+
+
+async def test_a_job_found_by_the_polling_slot_wakes_the_others_for_the_rest(
+    runtime: Runtime,
+) -> None:
+    together = asyncio.Barrier(3)
+
+    async def meet(_runtime: Runtime, _job: Job) -> dict[str, Any] | None:
+        await asyncio.wait_for(together.wait(), timeout=3)
+        return None
+
+    worker = _worker(runtime, meet, concurrency=3, worker_poll_seconds=0.05)
+    await worker.start()
+    try:
+        await asyncio.sleep(0.2)  # all three slots are idle; one of them polls
+        async with runtime.sessions() as session:
+            queued = [
+                await JobRepository(session).enqueue(KIND, {}, max_attempts=1) for _ in range(3)
+            ]
+            # Committed as another process would: nothing here wakes the worker.
+            session.info.pop(JOBS_ENQUEUED)
+            await session.commit()
+        for job in queued:
+            await wait_for_state(runtime, job.id, JobState.DONE, within=3)
     finally:
         await worker.stop()
 
