@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.array_insert import ArrayInsert
 from app.changes.types import ChangeType
 from app.chunks import chunks
-from app.models import ChangeEvent, Message
+from app.models import ChangeEvent
 
 # The NOTIFY channel of new events.
 CHANNEL = "change_events"
@@ -37,7 +37,6 @@ _LOCK_KEY = 0x43484E47  # "CHNG"
 _LOCK_AND_NOTIFY = f"SELECT pg_advisory_xact_lock({_LOCK_KEY}), pg_notify('{CHANNEL}', '')"
 
 _events = cast(Table, ChangeEvent.__table__)
-_messages = cast(Table, Message.__table__)
 _COLUMNS = ["type", "created_at", "conversation_id", "data"]
 _INSERT = ArrayInsert(_events, _COLUMNS, first=_LOCK_AND_NOTIFY)
 ROWS_PER_ARRAY = 1000

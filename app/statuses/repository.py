@@ -43,6 +43,15 @@ _LOCK_BUCKETS_SQL = text(
     f"SELECT pg_advisory_xact_lock({_LOCK_NAMESPACE}, k) FROM unnest(:buckets) AS k ORDER BY k"
 ).bindparams(bindparam("buckets", type_=ARRAY(Integer())))
 
+# What moving a message to a new status writes (_APPLY and _MOVE).
+_NEW_STATUS = {
+    "status": bindparam("new_status"),
+    "status_at": bindparam("at", type_=UTCDateTime()),
+    # None keeps the errors the message has (as SQL NULL, not JSON null).
+    "errors": func.coalesce(
+        bindparam("new_errors", type_=JSON(none_as_null=True)), _messages.c.errors
+    ),
+}
 _APPLY = (
     update(_messages)
     .where(
@@ -50,14 +59,7 @@ _APPLY = (
         _messages.c.direction == Direction.OUTBOUND,
         case(OUTBOUND_STATUS_RANK, value=_messages.c.status, else_=-1) < bindparam("new_rank"),
     )
-    .values(
-        status=bindparam("new_status"),
-        status_at=bindparam("at", type_=UTCDateTime()),
-        # None keeps the errors the message has (as SQL NULL, not JSON null).
-        errors=func.coalesce(
-            bindparam("new_errors", type_=JSON(none_as_null=True)), _messages.c.errors
-        ),
-    )
+    .values(_NEW_STATUS)
 )
 
 
@@ -87,17 +89,7 @@ _MOVE_ARRAYS = text(
     "CAST(:at AS timestamptz[]), CAST(:new_errors AS json[])) "
     "AS u(id, new_status, at, new_errors) WHERE m.id = u.id"
 )
-_MOVE = (
-    update(_messages)
-    .where(_messages.c.id == bindparam("message_pk"))
-    .values(
-        status=bindparam("new_status"),
-        status_at=bindparam("at", type_=UTCDateTime()),
-        errors=func.coalesce(
-            bindparam("new_errors", type_=JSON(none_as_null=True)), _messages.c.errors
-        ),
-    )
-)
+_MOVE = update(_messages).where(_messages.c.id == bindparam("message_pk")).values(_NEW_STATUS)
 
 
 @dataclass(frozen=True)
